@@ -1,0 +1,22 @@
+"""gunicorn settings for `make run` and production; the environment can override each one.
+
+Threaded workers (gthread): a request that waits on the database or the SMS gateway holds a thread,
+not a whole process.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND") or f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+
+accesslog = "-"
+errorlog = "-"
+# %(M)s: request time in milliseconds.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'

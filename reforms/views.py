@@ -1,0 +1,18 @@
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
+
+from .models import Reform
+
+
+@require_safe
+def reform_detail(request, number):
+    reform = get_object_or_404(Reform.objects.published(), number=number)
+    return render(
+        request,
+        "reforms/reform_detail.html",
+        {
+            "reform": reform,
+            "previous": reform.previous_published(),
+            "next": reform.next_published(),
+        },
+    )

@@ -1,0 +1,27 @@
+"""The production settings, plus what only a test run needs.
+
+pytest-django imports settings before any conftest runs, so the few environment values a test
+run must have are set here, then everything else comes from zibo_vote/settings.py unchanged.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-key-" + "x" * 40)
+# Each run gets its own embedded cache, so counters left by an earlier run cannot leak in.
+os.environ.setdefault("DJANGO_CACHE_DIR", tempfile.mkdtemp(prefix="zibo-vote-test-cache-"))
+
+from zibo_vote.settings import *  # noqa: F403
+
+# Password hashing is slow by design; tests log staff in often and prove nothing with it.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests render templates without running collectstatic first; the serving test checks the
+# real hashed-and-compressed storage under gunicorn.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# whitenoise warns about a missing STATIC_ROOT on every request; tests serve from the app dirs.
+STATIC_ROOT = tempfile.mkdtemp(prefix="zibo-vote-test-static-")

@@ -1,0 +1,127 @@
+"""The fifteen entries and the poll come from the notice word for word."""
+
+import hashlib
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from ballots.models import PollStatus
+from reforms.models import Reform, chinese_numeral
+
+NOTICE = (settings.BASE_DIR / "fixtures" / "notice.txt").read_text(encoding="utf-8")
+NOTICE_LINES = NOTICE.splitlines()
+
+# Typed from the notice, one by one, so the fixture is checked against more than itself.
+TITLES = {
+    1: "编制空间规划,推动“多规合一”",
+    2: "积极开展农村集体资产股份制改革试点工作",
+    3: "张店区“四位一体”创新推进社会治理",
+    4: "张店区试点“时间银行”探索养老新模式",
+    5: "淄川区推行“三集中三规范”工作法,构建村级事务管理新模式",
+    6: "淄川区建立小微权力清单制度,规范村级权力运行",
+    7: "周村区探索实施村(社区)“民警副书记”工程",
+    8: "临淄区组建医疗联合体,破解“三级诊疗”难题",
+    9: "高青县打造“互联网+农业标准化+检验检测+品牌认证”模式,推进绿色农产品安全标准县建设",
+    10: "高青县积极推行“小微文化”建设",
+    11: "沂源县全力推动“两权”抵押贷款试点工作有序开展",
+    12: "推进移风易俗,弘扬文明新风",
+    13: "实施“五大救助行动”,构建关爱困境妇女儿童新格局",
+    14: "推出“一窗受理、办结交付”一站式车驾管服务模式",
+    15: "高新区创新快审快判机制,提升案件审判质效",
+}
+
+# The unit named in the title; where the title names none, the subject of the first sentence.
+UNITS = {
+    1: "桓台县",
+    2: "淄博市",
+    3: "张店区",
+    4: "张店区",
+    5: "淄川区",
+    6: "淄川区",
+    7: "周村区",
+    8: "临淄区",
+    9: "高青县",
+    10: "高青县",
+    11: "沂源县",
+    12: "淄博市",
+    13: "淄博市妇联",
+    14: "淄博市公安局",
+    15: "高新区",
+}
+
+PHRASES = {
+    1: "构建有机联系、功能互补的“一心三极、两区两网”国土空间开发总体格局",
+    2: "全市确定试点村(居)42个,目前正在组织实施的11个,全面完成的3个",
+    3: "科学划分为919个网格,“多员合一”遴选网格员",
+    7: "共采集流动人口信息24315条,发现并调解处理矛盾纠纷589起",
+    11: "农村承包土地的经营权抵押贷款余额达3800万元",
+    14: "由过去“停三次车、进两个厅”压缩为“停一次车、进一个门”",
+    15: "共立案2168件,结案1608件,结案率达74.17%,结案数量同比上升44.6%。",
+}
+
+
+def test_notice_is_the_unaltered_source():
+    # The copy of the notice is the reference the fixture is checked against; pin it.
+    digest = hashlib.sha256(NOTICE.encode("utf-8")).hexdigest()
+    assert digest == "8c539937dd044d5af0f284a5fe7ed705a99140a7a1d9145e72b2d744ca7f4665"
+
+
+@pytest.mark.django_db
+def test_fifteen_entries_numbered_one_to_fifteen(poll):
+    assert list(Reform.objects.values_list("number", flat=True)) == list(range(1, 16))
+    assert [reform.numeral for reform in Reform.objects.all()] == [
+        "一", "二", "三", "四", "五", "六", "七", "八", "九", "十",
+        "十一", "十二", "十三", "十四", "十五",
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_titles_and_units_are_as_in_the_notice(poll):
+    for reform in Reform.objects.all():
+        assert reform.title == TITLES[reform.number]
+        assert reform.unit == UNITS[reform.number]
+        assert f"{reform.numeral}、{reform.title}" in NOTICE_LINES
+        assert reform.unit in reform.title or reform.unit in reform.summary
+
+
+@pytest.mark.django_db
+def test_each_body_is_its_paragraph_of_the_notice_word_for_word(poll):
+    for reform in Reform.objects.all():
+        heading = NOTICE_LINES.index(f"{reform.numeral}、{reform.title}")
+        assert reform.body == NOTICE_LINES[heading + 1]
+
+
+@pytest.mark.django_db
+def test_summary_is_the_first_sentence_of_the_body(poll):
+    for reform in Reform.objects.all():
+        assert reform.summary.endswith("。")
+        assert reform.summary.count("。") == 1
+        assert reform.body.startswith(reform.summary)
+
+
+@pytest.mark.django_db
+def test_exact_phrases_survive(poll):
+    for number, phrase in PHRASES.items():
+        assert phrase in Reform.objects.get(number=number).body
+
+
+@pytest.mark.django_db
+def test_poll_offers_all_fifteen_for_one_choice_and_is_open(poll):
+    assert poll.title == "淄博市改革创新经验评选"
+    assert poll.intro == NOTICE_LINES[0]
+    assert poll.intro.startswith("今日,从淄博市政府官方网站获悉")
+    assert sorted(poll.reforms.values_list("number", flat=True)) == list(range(1, 16))
+    assert poll.max_choices == 1
+    assert poll.results_visible_while_open is False
+    assert poll.closes_at is None and poll.closed_at is None
+    assert poll.opens_at <= timezone.now()
+    assert poll.status == PollStatus.OPEN
+
+
+@pytest.mark.parametrize(
+    ("number", "numeral"),
+    [(1, "一"), (9, "九"), (10, "十"), (11, "十一"), (15, "十五"), (20, "二十"), (42, "四十二")],
+)
+def test_chinese_numerals(number, numeral):
+    assert chinese_numeral(number) == numeral

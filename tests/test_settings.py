@@ -1,0 +1,119 @@
+"""Settings come from the environment and refuse what they cannot use.
+
+Each case starts a fresh interpreter, because settings are read once, at import.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+BASE_ENV = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "zibo_vote.settings"}
+SECRET = {"DJANGO_SECRET_KEY": "a-long-enough-secret-key-for-these-tests-only-0123456789"}
+
+
+def run_python(code, **env):
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env={**BASE_ENV, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def read_settings(*names, **env):
+    code = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        f"values = {{n: getattr(settings, n, None) for n in {list(names)!r}}}; "
+        "print(json.dumps(values, default=str))"
+    )
+    result = run_python(code, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    result = run_python("import django; django.setup()")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    assert read_settings("DEBUG", **SECRET) == {"DEBUG": False}
+    assert read_settings("DEBUG", DJANGO_DEBUG="1") == {"DEBUG": True}
+
+
+def test_refuses_a_flag_it_cannot_read():
+    result = run_python("import django; django.setup()", DJANGO_DEBUG="maybe", **SECRET)
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG must be 1 or 0" in result.stderr
+
+
+def test_refuses_a_database_url_it_cannot_read():
+    result = run_python("import django; django.setup()", DATABASE_URL="nosuchdb://x/y", **SECRET)
+    assert result.returncode != 0
+    assert "DATABASE_URL is not a database URL" in result.stderr
+
+
+def test_language_and_time_are_chinese_and_beijing():
+    values = read_settings("LANGUAGE_CODE", "TIME_ZONE", "USE_TZ", **SECRET)
+    assert values == {"LANGUAGE_CODE": "zh-hans", "TIME_ZONE": "Asia/Shanghai", "USE_TZ": True}
+
+
+def test_allowed_hosts_from_the_environment():
+    values = read_settings("ALLOWED_HOSTS", DJANGO_ALLOWED_HOSTS="vote.zibo.gov.cn, x.cn", **SECRET)
+    assert values["ALLOWED_HOSTS"] == ["vote.zibo.gov.cn", "x.cn"]
+
+
+def test_https_turns_on_secure_cookies_redirect_and_hsts():
+    names = ["SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_SSL_REDIRECT"]
+    plain = read_settings(*names, "SECURE_HSTS_SECONDS", **SECRET)
+    assert plain == dict.fromkeys(names, False) | {"SECURE_HSTS_SECONDS": 0}
+    tls = read_settings(*names, "SECURE_HSTS_SECONDS", DJANGO_HTTPS="1", **SECRET)
+    assert tls == dict.fromkeys(names, True) | {"SECURE_HSTS_SECONDS": 31_536_000}
+
+
+def test_postgresql_url_gets_persistent_checked_connections():
+    values = read_settings(
+        "DATABASES", DATABASE_URL="postgres://postgres@127.0.0.1:5432/zibo", **SECRET
+    )
+    database = values["DATABASES"]["default"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert database["NAME"] == "zibo"
+    assert database["CONN_MAX_AGE"] > 0
+    assert database["CONN_HEALTH_CHECKS"] is True
+
+
+def test_sqlite_default_writes_in_wal_mode_with_immediate_transactions(tmp_path):
+    code = (
+        "import django; django.setup(); from django.db import connection; "
+        "cursor = connection.cursor(); cursor.execute('PRAGMA journal_mode'); "
+        "print(cursor.fetchone()[0], connection.settings_dict['OPTIONS']['transaction_mode'])"
+    )
+    result = run_python(code, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **SECRET)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "IMMEDIATE"]
+
+
+def test_sqlite_default_lives_under_var():
+    database = read_settings("DATABASES", **SECRET)["DATABASES"]["default"]
+    assert database["NAME"] == str(settings.BASE_DIR / "var" / "db.sqlite3")
+
+
+def test_health_check_answers_503_when_the_database_does_not(tmp_path):
+    code = (
+        "import django; django.setup(); "
+        "from django.test.utils import setup_test_environment; setup_test_environment(); "
+        "from django.test import Client; response = Client().get('/healthz'); "
+        "print(response.status_code)"
+    )
+    unreachable = f"sqlite:///{tmp_path / 'no-such-directory' / 'db.sqlite3'}"
+    result = run_python(code, DATABASE_URL=unreachable, **SECRET)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "503"
+    assert "the database did not answer" in result.stderr

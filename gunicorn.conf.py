@@ -20,3 +20,7 @@ accesslog = "-"
 errorlog = "-"
 # %(M)s: request time in milliseconds.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+# gunicorn's runtime control socket is not used here; with it, two instances on one host (two
+# ports, or a test beside `make run`) would contend for the same socket file.
+control_socket_disable = True

@@ -1,0 +1,119 @@
+"""Who a citizen is, reduced to what the rules need: a keyed hash, never the number itself.
+
+Phone and resident ID numbers are checked and normalised here, then kept only as
+HMAC-SHA256 under CITIZEN_HASH_KEY, a key that lives outside the database: a stolen
+database alone cannot be turned back into phone numbers by hashing all 10^10 of them.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import unicodedata
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+_SEPARATORS = re.compile(r"[\s\-‐‑‒–—]")
+_MAINLAND_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9]\d{9})")
+
+# Ranges sold to virtual operators (170/171/162/165/167). They are the usual source of bulk
+# SMS-receiving services that ballot stuffers (刷票) rent by the thousand.
+VIRTUAL_OPERATOR_PREFIXES = ("170", "171", "162", "165", "167")
+
+
+def normalise_phone(raw):
+    """'+86 138-1234-5678', '１３８１２３４５６７８' → '13812345678', or ValidationError."""
+    value = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or ""))
+    if not value:
+        raise ValidationError(_("请输入手机号码。"), code="required")
+    match = _MAINLAND_MOBILE.fullmatch(value)
+    if match is None:
+        raise ValidationError(
+            _("请输入11位中国大陆手机号码，例如 138 1234 5678。"), code="invalid_phone"
+        )
+    phone = match.group(1)
+    if settings.SMS_REFUSE_VIRTUAL_OPERATORS and phone.startswith(VIRTUAL_OPERATOR_PREFIXES):
+        raise ValidationError(
+            _(
+                "暂不支持170、171、162、165、167号段的虚拟运营商号码：这些号段常被用于批量接收"
+                "验证码。请使用您本人在基础电信运营商办理的手机号码。"
+            ),
+            code="virtual_operator",
+        )
+    return phone
+
+
+def mask_phone(phone):
+    """13812345678 → 138****5678: the most of a number that is ever shown or logged."""
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK_DIGITS = "10X98765432"  # indexed by the weighted sum mod 11 (GB 11643-1999)
+
+
+def id_check_digit(first17):
+    return _ID_CHECK_DIGITS[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def normalise_id_number(raw, region_prefixes=()):
+    """An 18-character resident ID number, valid check digit and birth date; or ValidationError.
+
+    `region_prefixes` restricts the address code (e.g. ("3703",) for Zibo); empty allows all.
+    """
+    value = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or "")).upper()
+    if not value:
+        raise ValidationError(_("请输入居民身份证号码。"), code="required")
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        raise ValidationError(
+            _("请输入18位居民身份证号码（最后一位可能是字母X）。"), code="invalid_id_format"
+        )
+    if id_check_digit(value[:17]) != value[17]:
+        raise ValidationError(
+            _("身份证号码校验位不正确，请核对后重新输入。"), code="invalid_id_check_digit"
+        )
+    try:
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        born = None
+    if born is None or born.year < 1900 or born > date.today():
+        raise ValidationError(_("身份证号码中的出生日期无效。"), code="invalid_id_birth_date")
+    if region_prefixes and not value.startswith(tuple(region_prefixes)):
+        raise ValidationError(
+            _("本次评选仅限身份证号码以 %(prefixes)s 开头的居民参加。"),
+            code="id_region",
+            params={"prefixes": "、".join(region_prefixes)},
+        )
+    return value
+
+
+def citizen_hash(kind, value):
+    """HMAC-SHA256 of a normalised phone or ID number, as 64 hex characters."""
+    key = settings.CITIZEN_HASH_KEY.encode("utf-8")
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def phone_hash(phone):
+    return citizen_hash("phone", phone)
+
+
+def id_number_hash(id_number):
+    return citizen_hash("id", id_number)
+
+
+def client_ip(request):
+    """The client's address as the server trusts it (REMOTE_ADDR, set by the proxy layer)."""
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def truncated_network(ip):
+    """203.0.113.57 → 203.0.113.0/24; IPv6 → its /48: enough for fraud review, not a person."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))

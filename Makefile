@@ -9,15 +9,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	$(BIN)/python -m pip install --quiet --editable '.[dev,aliyun]'
 	touch $@
 
 # Generated once, kept in var/ (git-ignored), so a newcomer sets nothing.
-var/secret_key:
+var/secret_key var/citizen_hash_key:
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
-run: $(VENV)/.installed var/secret_key
+run: $(VENV)/.installed var/secret_key var/citizen_hash_key
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)}" && \
+	export CITIZEN_HASH_KEY="$${CITIZEN_HASH_KEY:-$$(cat var/citizen_hash_key)}" && \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py load_initial_data && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \

@@ -1,12 +1,38 @@
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.conf import settings
-from django.core.validators import MinValueValidator
-from django.db import models
-from django.db.models import Q
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from reforms.models import Reform
+
+
+class PollNotOpen(Exception):
+    """The poll has not opened yet, has passed its closing time, or was closed by staff."""
+
+    def __init__(self, poll):
+        super().__init__(f"poll {poll.slug} is {poll.status}")
+        self.poll = poll
+
+
+class AlreadyVoted(Exception):
+    """This citizen (or this ID number) already has a ballot in this poll."""
+
+    def __init__(self, ballot, by_id_number=False):
+        super().__init__(f"already voted: {ballot.receipt}")
+        self.ballot = ballot
+        self.by_id_number = by_id_number
+
+
+class InvalidChoices(Exception):
+    """The numbers chosen are not 1 … max_choices distinct published entries of the poll."""
 
 
 class PollStatus(models.TextChoices):
@@ -48,6 +74,24 @@ class Poll(models.Model):
         default=1,
         validators=[MinValueValidator(1)],
         help_text=_("一张选票最多可以选择的条目数。"),
+    )
+    require_id_number = models.BooleanField(
+        _("需填写身份证号码"),
+        default=False,
+        help_text=_("勾选后，投票时还须填写居民身份证号码，每个号码只能投一次。"),
+    )
+    id_region_prefixes = models.CharField(
+        _("限定地区代码"),
+        max_length=100,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^\d{2,6}(,\d{2,6})*$", _("请填写2至6位数字的地区代码，多个用英文逗号分隔。")
+            )
+        ],
+        help_text=_(
+            "身份证号码须以这些数字开头，例如淄博市为 3703；多个用英文逗号分隔，留空不限。"
+        ),
     )
     results_visible_while_open = models.BooleanField(
         _("投票期间公开结果"),
@@ -106,9 +150,279 @@ class Poll(models.Model):
     def status_label(self):
         return PollStatus(self.status).label
 
+    def is_open_at(self, now):
+        return self.status_at(now) == PollStatus.OPEN
+
+    @property
+    def region_prefixes(self):
+        return tuple(p for p in self.id_region_prefixes.split(",") if p)
+
+    def close(self, by=None):
+        """Close the poll for good. Returns False if it was already closed.
+
+        Takes the poll's row lock, the same one cast_ballot() takes: a ballot in progress
+        commits before the close, and any ballot after it finds the poll closed.
+        """
+        with transaction.atomic():
+            locked = Poll.objects.select_for_update().get(pk=self.pk)
+            closed_now = locked.closed_at is None
+            if closed_now:
+                locked.closed_at = timezone.now()
+                locked.closed_by = by
+                locked.save(update_fields=["closed_at", "closed_by"])
+        self.closed_at, self.closed_by_id = locked.closed_at, locked.closed_by_id
+        self.__dict__.pop("status", None)
+        return closed_now
+
+    def cast_ballot(self, *, citizen_hash, numbers, id_number_hash=None, network=""):
+        """Record one citizen's ballot, or raise PollNotOpen, AlreadyVoted or InvalidChoices."""
+        numbers = list(numbers)
+        if not numbers or len(set(numbers)) != len(numbers):
+            raise InvalidChoices
+        try:
+            with transaction.atomic():
+                # Lock the poll row first: close() takes the same lock, so this ballot either
+                # commits before the poll closes or finds it closed. The time is read under the
+                # lock too, so no ballot is dated after a scheduled closing time.
+                poll = Poll.objects.select_for_update().get(pk=self.pk)
+                now = timezone.now()
+                if not poll.is_open_at(now):
+                    raise PollNotOpen(poll)
+                if len(numbers) > poll.max_choices:
+                    raise InvalidChoices
+                reforms = list(poll.reforms.published().filter(number__in=numbers))
+                if len(reforms) != len(numbers):
+                    raise InvalidChoices
+                # One ballot per citizen is the database's unique constraint, not a prior
+                # SELECT: two requests from the same citizen can both pass any check made here.
+                ballot = Ballot.objects.create(
+                    poll=poll,
+                    citizen_hash=citizen_hash,
+                    id_number_hash=id_number_hash,
+                    cast_at=now,
+                    receipt=new_receipt(),
+                    network=network,
+                )
+                Choice.objects.bulk_create(Choice(ballot=ballot, reform=r) for r in reforms)
+        except IntegrityError:
+            existing = Ballot.objects.filter(poll=self, citizen_hash=citizen_hash).first()
+            if existing is not None:
+                raise AlreadyVoted(existing) from None
+            if id_number_hash is not None:
+                existing = Ballot.objects.filter(poll=self, id_number_hash=id_number_hash).first()
+                if existing is not None:
+                    raise AlreadyVoted(existing, by_id_number=True) from None
+            raise
+        return ballot
+
     @property
     def ended_at(self):
         """When voting stopped: staff's close, or the scheduled end if that came first."""
         if self.closed_at is not None and self.closes_at is not None:
             return min(self.closed_at, self.closes_at)
         return self.closed_at or self.closes_at
+
+
+# No 0/O, 1/I/L: a receipt is read aloud over the phone and copied by hand.
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+RECEIPT_LENGTH = 12  # 31^12 ≈ 8·10^17: guessing someone else's receipt is hopeless
+
+
+def new_receipt():
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+
+
+class VoidReason(models.TextChoices):
+    STUFFING = "stuffing", _("刷票")
+    DUPLICATE_IDENTITY = "duplicate_identity", _("重复身份")
+    TEST_DATA = "test_data", _("测试数据")
+    OTHER = "other", _("其他")
+
+
+class BallotQuerySet(models.QuerySet):
+    def counted(self):
+        return self.filter(voided_at__isnull=True)
+
+
+class Ballot(models.Model):
+    poll = models.ForeignKey(
+        Poll, verbose_name=_("投票活动"), on_delete=models.PROTECT, related_name="ballots"
+    )
+    # HMAC-SHA256 of the phone number under CITIZEN_HASH_KEY (ballots.identity), never the number.
+    citizen_hash = models.CharField(_("手机号摘要"), max_length=64)
+    # NULL, not "", when the poll asks no ID: the unique constraint below skips NULLs.
+    id_number_hash = models.CharField(  # noqa: DJ001
+        _("身份证号摘要"), max_length=64, null=True, blank=True
+    )
+    cast_at = models.DateTimeField(_("投票时间"), default=timezone.now)
+    receipt = models.CharField(_("回执编号"), max_length=RECEIPT_LENGTH)
+    network = models.CharField(
+        _("来源网段"),
+        max_length=50,
+        blank=True,
+        help_text=_("投票者IP地址所在网段（IPv4取前24位），仅供核查刷票。"),
+    )
+    voided_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("作废操作人"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    void_reason = models.CharField(
+        _("作废原因"), max_length=32, choices=VoidReason.choices, blank=True
+    )
+    void_note = models.TextField(_("作废说明"), blank=True)
+
+    objects = BallotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-cast_at"]
+        verbose_name = _("选票")
+        verbose_name_plural = _("选票")
+        constraints = [
+            # The rule "one ballot per citizen per poll", held by the database under any load.
+            # A voided ballot keeps its place: voiding removes a vote, it does not grant another.
+            models.UniqueConstraint(
+                fields=["poll", "citizen_hash"], name="ballots_one_per_citizen"
+            ),
+            models.UniqueConstraint(
+                fields=["poll", "id_number_hash"],
+                condition=Q(id_number_hash__isnull=False),
+                name="ballots_one_per_id_number",
+            ),
+            # A constraint, not unique=True: PostgreSQL would add a LIKE index nobody uses.
+            models.UniqueConstraint(fields=["receipt"], name="ballots_receipt_unique"),
+            models.CheckConstraint(
+                condition=(
+                    Q(voided_at__isnull=True, void_reason="")
+                    | Q(voided_at__isnull=False) & ~Q(void_reason="")
+                ),
+                name="ballots_void_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return self.receipt
+
+    @property
+    def is_voided(self):
+        return self.voided_at is not None
+
+    @property
+    def receipt_display(self):
+        return "-".join(self.receipt[i : i + 4] for i in range(0, len(self.receipt), 4))
+
+
+class Choice(models.Model):
+    ballot = models.ForeignKey(
+        Ballot, verbose_name=_("选票"), on_delete=models.CASCADE, related_name="choices"
+    )
+    reform = models.ForeignKey(
+        Reform, verbose_name=_("条目"), on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("所选条目")
+        verbose_name_plural = _("所选条目")
+        constraints = [
+            models.UniqueConstraint(fields=["ballot", "reform"], name="ballots_choice_distinct"),
+        ]
+
+    def __str__(self):
+        return str(self.reform)
+
+
+class CodeCheck(models.TextChoices):
+    OK = "ok", _("验证成功")
+    NO_CODE = "no_code", _("请先获取验证码。")
+    WRONG = "wrong", _("验证码不正确，请核对短信后重新输入。")
+    EXPIRED = "expired", _("验证码已过期，请重新获取。")
+    USED = "used", _("该验证码已使用，请重新获取。")
+    TOO_MANY_TRIES = "too_many_tries", _("错误次数过多，该验证码已失效，请重新获取。")
+
+
+def _session_hash(nonce):
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+class VerificationCode(models.Model):
+    """A one-time code sent by SMS, bound to the phone and to the browser session that asked.
+
+    Only an HMAC of the code is stored; the phone is its keyed hash, as on ballots.
+    """
+
+    phone_hash = models.CharField(max_length=64)
+    session_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    wrong_tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("短信验证码")
+        verbose_name_plural = _("短信验证码")
+        indexes = [
+            models.Index(fields=["phone_hash", "session_hash", "-created_at"], name="code_lookup"),
+        ]
+
+    def __str__(self):
+        return f"code {self.pk}"
+
+    @staticmethod
+    def _hash_code(code, phone_hash, session_hash):
+        # HMAC, not the password hasher: PBKDF2 would cost ~0.3 s per try for a code that
+        # expires in five minutes and allows five tries anyway.
+        return salted_hmac(
+            "ballots.VerificationCode", f"{phone_hash}:{session_hash}:{code}", algorithm="sha256"
+        ).hexdigest()
+
+    @classmethod
+    def issue(cls, *, phone_hash, nonce, now=None):
+        """A fresh 6-digit code for this phone and session; earlier ones for them stop working."""
+        now = now or timezone.now()
+        session_hash = _session_hash(nonce)
+        code = f"{secrets.randbelow(10**6):06d}"
+        with transaction.atomic():
+            cls.objects.filter(phone_hash=phone_hash, session_hash=session_hash).delete()
+            row = cls.objects.create(
+                phone_hash=phone_hash,
+                session_hash=session_hash,
+                code_hash=cls._hash_code(code, phone_hash, session_hash),
+                created_at=now,
+                expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
+            )
+        return row, code
+
+    @classmethod
+    def check_code(cls, *, phone_hash, nonce, code, now=None):
+        """Try a code; returns a CodeCheck. Each wrong try counts, even under concurrent tries."""
+        now = now or timezone.now()
+        session_hash = _session_hash(nonce)
+        with transaction.atomic():
+            # The row lock serialises tries on one code, so parallel guesses cannot slip past
+            # the five-try limit between reading and writing the counter.
+            row = (
+                cls.objects.select_for_update()
+                .filter(phone_hash=phone_hash, session_hash=session_hash)
+                .order_by("-created_at")
+                .first()
+            )
+            if row is None:
+                return CodeCheck.NO_CODE
+            if row.used_at is not None:
+                return CodeCheck.USED
+            if row.wrong_tries >= settings.SMS_CODE_MAX_WRONG_TRIES:
+                return CodeCheck.TOO_MANY_TRIES
+            if now >= row.expires_at:
+                return CodeCheck.EXPIRED
+            if constant_time_compare(row.code_hash, cls._hash_code(code, phone_hash, session_hash)):
+                cls.objects.filter(pk=row.pk).update(used_at=now)
+                return CodeCheck.OK
+            cls.objects.filter(pk=row.pk).update(wrong_tries=F("wrong_tries") + 1)
+            if row.wrong_tries + 1 >= settings.SMS_CODE_MAX_WRONG_TRIES:
+                return CodeCheck.TOO_MANY_TRIES
+            return CodeCheck.WRONG

@@ -6,4 +6,7 @@ app_name = "ballots"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("verify/", views.verify, name="verify"),
+    path("vote/", views.vote, name="vote"),
+    path("vote/done/", views.vote_done, name="vote_done"),
 ]

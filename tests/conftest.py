@@ -1,10 +1,13 @@
 import io
 import os
+import re
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
+from ballots import sms
 from ballots.models import Poll
 
 IN_CI = os.environ.get("CI") == "true"
@@ -17,8 +20,8 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL-only tests are deselected on SQLite, never skipped.
 
-    They prove the rules that only mean something under real concurrency; `.ci/run` runs the
-    suite a second time on PostgreSQL, where every one of them runs.
+    They prove what only PostgreSQL can show; `.ci/run` runs the suite a second time on
+    PostgreSQL, where every one of them runs.
     """
     if connection.vendor == "postgresql":
         return
@@ -36,8 +39,43 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_outbox():
+    # Rate-limit counters and resend waits live in the cache; each test starts with none.
+    cache.clear()
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
 @pytest.fixture
 def poll(db):
     """The fifteen entries and the poll, exactly as a fresh deploy loads them."""
     call_command("load_initial_data", stdout=io.StringIO())
     return Poll.objects.get(slug="reform-experiences")
+
+
+def last_code(phone):
+    """The code in the newest SMS sent to this phone (the locmem backend's outbox)."""
+    for message in reversed(sms.outbox):
+        if message["phone"] == phone:
+            assert re.fullmatch(r"\d{6}", message["code"])
+            assert message["code"] in message["text"]
+            return message["code"]
+    raise AssertionError(f"no SMS was sent to {phone}")
+
+
+def verify(client, phone="13812345678"):
+    """The real flow: ask for a code, read it from the SMS, enter it."""
+    response = client.post("/verify/", {"phone": phone})
+    assert response.status_code == 200, response.content.decode()
+    response = client.post("/verify/", {"code": last_code(phone)})
+    assert response.status_code == 302, response.content.decode()
+    return response
+
+
+@pytest.fixture
+def citizen(client, poll):
+    """A client whose session has verified 138 1234 5678."""
+    verify(client)
+    return client

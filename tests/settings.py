@@ -8,10 +8,19 @@ import os
 import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-key-" + "x" * 40)
+os.environ.setdefault("CITIZEN_HASH_KEY", "tests-only-citizen-hash-key-" + "y" * 20)
+os.environ.setdefault("SMS_BACKEND", "locmem")
 # Each run gets its own embedded cache, so counters left by an earlier run cannot leak in.
 os.environ.setdefault("DJANGO_CACHE_DIR", tempfile.mkdtemp(prefix="zibo-vote-test-cache-"))
 
 from zibo_vote.settings import *  # noqa: F403
+
+# On SQLite, a real file in WAL mode, as `make run` uses: threads in the concurrency tests
+# then meet the same locking as gunicorn's workers, not an in-memory database's.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.mkdtemp(prefix="zibo-vote-test-db-"), "test.sqlite3")
+    }
 
 # Password hashing is slow by design; tests log staff in often and prove nothing with it.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -43,6 +43,7 @@ def site(tmp_path):
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "zibo_vote.settings",
         "DJANGO_SECRET_KEY": "serving-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "CITIZEN_HASH_KEY": "serving-test-citizen-hash-key-0123456789-abcdefghijklmnopq",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
         "DJANGO_CACHE_DIR": str(tmp_path / "cache"),

@@ -11,7 +11,10 @@ import sys
 from django.conf import settings
 
 BASE_ENV = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "zibo_vote.settings"}
-SECRET = {"DJANGO_SECRET_KEY": "a-long-enough-secret-key-for-these-tests-only-0123456789"}
+SECRET = {
+    "DJANGO_SECRET_KEY": "a-long-enough-secret-key-for-these-tests-only-0123456789",
+    "CITIZEN_HASH_KEY": "a-long-enough-citizen-hash-key-for-these-tests-only-0123",
+}
 
 
 def run_python(code, **env):
@@ -117,3 +120,34 @@ def test_health_check_answers_503_when_the_database_does_not(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "503"
     assert "the database did not answer" in result.stderr
+
+
+def test_refuses_to_start_without_a_citizen_hash_key_when_debug_is_off():
+    env = {"DJANGO_SECRET_KEY": SECRET["DJANGO_SECRET_KEY"]}
+    result = run_python("import django; django.setup()", **env)
+    assert result.returncode != 0
+    assert "CITIZEN_HASH_KEY must be set" in result.stderr
+    result = run_python("import django; django.setup()", CITIZEN_HASH_KEY="short", **env)
+    assert "CITIZEN_HASH_KEY must be set" in result.stderr
+
+
+def test_refuses_an_unknown_sms_backend():
+    result = run_python("import django; django.setup()", SMS_BACKEND="pigeon", **SECRET)
+    assert result.returncode != 0
+    assert "SMS_BACKEND must be console, file, locmem or aliyun" in result.stderr
+
+
+def test_aliyun_backend_needs_its_keys():
+    result = run_python(
+        "import django; django.setup()",
+        SMS_BACKEND="aliyun",
+        ALIYUN_SMS_SIGN_NAME="淄博改革评选",
+        **SECRET,
+    )
+    assert result.returncode != 0
+    assert "ALIYUN_SMS_ACCESS_KEY_ID" in result.stderr
+    assert "ALIYUN_SMS_SIGN_NAME" not in result.stderr
+
+
+def test_sms_defaults_to_the_console():
+    assert read_settings("SMS_BACKEND", **SECRET) == {"SMS_BACKEND": "console"}

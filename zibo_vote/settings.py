@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     # Before staticfiles, so `runserver` serves static files the way gunicorn does.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_ratelimit",
     "reforms",
     "ballots",
 ]
@@ -93,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns django-ratelimit's Ratelimited into RATELIMIT_VIEW's Chinese 429 page.
+    "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
 ROOT_URLCONF = "zibo_vote.urls"
@@ -151,18 +154,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # there, and a per-process cache would let each worker count on its own.
 
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "zibo-vote",
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 1,
-            },
-        }
+
+
+def redis_cache(url):
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": "zibo-vote",
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 1,
+            # Redis down must not become a 500: cache calls then return nothing, which
+            # ballots.limits turns into a decided answer (README, "Rate limits").
+            "IGNORE_EXCEPTIONS": True,
+        },
     }
+
+
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+if REDIS_URL:
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CACHES = {
         "default": {
@@ -175,6 +186,75 @@ else:
             "DATABASE_TIMEOUT": 1.0,
         }
     }
+
+# --- Citizens, codes and rate limits --------------------------------------------------------
+
+# The key of the HMAC that replaces phone and ID numbers at rest. Kept outside the database,
+# the same on every app server, and never changed while a poll runs: a new key makes every
+# citizen a stranger to the ballots already cast.
+CITIZEN_HASH_KEY = env_str("CITIZEN_HASH_KEY")
+if len(CITIZEN_HASH_KEY) < 32:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "CITIZEN_HASH_KEY must be set to a random value of at least 32 characters. "
+            "`make run` generates one into var/citizen_hash_key; production reads it from the "
+            "environment file, identical on every app server (see README)."
+        )
+    CITIZEN_HASH_KEY = "development-only-citizen-hash-key-never-used-with-debug-off"
+
+SMS_BACKEND = env_str("SMS_BACKEND") or "console"
+SMS_FILE = env_str("SMS_FILE") or str(VAR_DIR / "sms.jsonl")
+ALIYUN_SMS = {
+    "ACCESS_KEY_ID": env_str("ALIYUN_SMS_ACCESS_KEY_ID"),
+    "ACCESS_KEY_SECRET": env_str("ALIYUN_SMS_ACCESS_KEY_SECRET"),
+    "SIGN_NAME": env_str("ALIYUN_SMS_SIGN_NAME"),
+    "TEMPLATE_CODE": env_str("ALIYUN_SMS_TEMPLATE_CODE"),
+    "ENDPOINT": env_str("ALIYUN_SMS_ENDPOINT") or "dysmsapi.aliyuncs.com",
+    "PROTOCOL": env_str("ALIYUN_SMS_PROTOCOL") or "https",
+}
+if SMS_BACKEND == "aliyun":
+    _missing = [name for name, value in ALIYUN_SMS.items() if not value]
+    if _missing:
+        raise ImproperlyConfigured(
+            "SMS_BACKEND=aliyun needs " + ", ".join(f"ALIYUN_SMS_{n}" for n in _missing) + "."
+        )
+elif SMS_BACKEND not in {"console", "file", "locmem"}:
+    raise ImproperlyConfigured(
+        f"SMS_BACKEND must be console, file, locmem or aliyun, not {SMS_BACKEND!r}."
+    )
+
+SMS_CODE_TTL_SECONDS = 5 * 60
+SMS_CODE_MAX_WRONG_TRIES = 5
+SMS_RESEND_SECONDS = 60
+# How long a verified phone may vote before proving itself again.
+CITIZEN_VERIFIED_SECONDS = 30 * 60
+SMS_REFUSE_VIRTUAL_OPERATORS = env_bool("SMS_REFUSE_VIRTUAL_OPERATORS", True)
+
+# django-ratelimit counts in the default cache, shared by every worker and app server.
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_VIEW = "ballots.views.rate_limited"
+# One IPv6 customer usually holds a whole /64.
+RATELIMIT_IPV6_MASK = 64
+RATE_LIMITS = {
+    # Codes sent to one phone number (on top of the 60-second resend wait).
+    "send_per_phone": env_str("RATE_SEND_PER_PHONE") or "5/h",
+    # Codes sent from one address that were never verified. A campus behind one NAT address
+    # verifies what it asks for and is never stopped; an address cycling through numbers is.
+    "unverified_sends_per_ip": env_int("RATE_UNVERIFIED_SENDS_PER_IP", 30, minimum=1),
+    # A ceiling on all sends from one address, verified or not.
+    "send_per_ip": env_str("RATE_SEND_PER_IP") or "1000/h",
+    "check_per_ip": env_str("RATE_CHECK_PER_IP") or "1000/h",
+    "check_per_phone": env_str("RATE_CHECK_PER_PHONE") or "20/h",
+    "vote_per_ip": env_str("RATE_VOTE_PER_IP") or "1000/h",
+    "vote_per_citizen": env_str("RATE_VOTE_PER_CITIZEN") or "10/10m",
+}
+
+if not REDIS_URL:
+    SILENCED_SYSTEM_CHECKS = [
+        # diskcache is not on django-ratelimit's list, but what the list asks for holds: one
+        # store shared by all worker processes, with atomic add and incr (SQLite transactions).
+        "django_ratelimit.W001",
+    ]
 
 # --- Security --------------------------------------------------------------------------------
 

@@ -1,0 +1,115 @@
+import unicodedata
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .identity import normalise_id_number, normalise_phone
+
+
+class Form(forms.Form):
+    """Labels without Django's ASCII colon, which has no place in Chinese text."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class PhoneForm(Form):
+    phone = forms.CharField(
+        label=_("手机号码"),
+        max_length=32,
+        help_text=_("中国大陆手机号码，11位。"),
+        error_messages={"required": _("请输入手机号码。"), "max_length": _("手机号码过长。")},
+        widget=forms.TextInput(
+            attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_phone(self):
+        return normalise_phone(self.cleaned_data["phone"])
+
+
+class CodeForm(Form):
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=20,
+        help_text=_("短信中的6位数字，5分钟内有效。"),
+        error_messages={"required": _("请输入短信验证码。"), "max_length": _("验证码是6位数字。")},
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_code(self):
+        code = unicodedata.normalize("NFKC", self.cleaned_data["code"]).replace(" ", "")
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            raise ValidationError(_("验证码是6位数字，请核对短信后重新输入。"), code="format")
+        return code
+
+
+class RadioSelectList(forms.RadioSelect):
+    """Radio buttons whose submitted value is read as a list.
+
+    A request can send `choices` twice even when the page shows radio buttons; reading a list
+    lets the form say "too many" instead of silently keeping one of them.
+    """
+
+    allow_multiple_selected = True
+
+
+class BallotForm(Form):
+    choices = forms.TypedMultipleChoiceField(
+        coerce=int,
+        error_messages={
+            "required": _("请至少选择一项改革创新经验。"),
+            "invalid_choice": _("所选条目不在本次评选范围内，请重新选择。"),
+        },
+    )
+
+    def __init__(self, poll, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.poll = poll
+        self.reforms = list(poll.reforms.published())
+        field = self.fields["choices"]
+        field.choices = [(reform.number, reform.title) for reform in self.reforms]
+        if poll.max_choices == 1:
+            field.label = _("请选择一项")
+            field.widget = RadioSelectList(choices=field.choices)
+        else:
+            field.label = gettext("请选择1至%(count)d项") % {"count": poll.max_choices}
+            field.widget = forms.CheckboxSelectMultiple(choices=field.choices)
+        if poll.require_id_number:
+            self.fields["id_number"] = forms.CharField(
+                label=_("居民身份证号码"),
+                max_length=40,
+                help_text=_(
+                    "18位，最后一位可能是字母X。号码只以加密摘要形式保存，用于确保一人一票。"
+                ),
+                error_messages={"required": _("请输入居民身份证号码。")},
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+
+    def clean_choices(self):
+        numbers = self.cleaned_data["choices"]
+        if len(set(numbers)) != len(numbers):
+            raise ValidationError(_("同一条目只能选择一次。"), code="duplicate")
+        if len(numbers) > self.poll.max_choices:
+            raise ValidationError(
+                _("本次评选每张选票最多选择%(max)d项，您选择了%(count)d项。"),
+                code="too_many",
+                params={"max": self.poll.max_choices, "count": len(numbers)},
+            )
+        return numbers
+
+    def clean_id_number(self):
+        return normalise_id_number(self.cleaned_data["id_number"], self.poll.region_prefixes)
+
+    def choice_rows(self):
+        """(option, entry) pairs, so the ballot shows each entry's unit and link with its box."""
+        return zip(self["choices"], self.reforms, strict=True)
+
+    def chosen_reforms(self):
+        numbers = set(self.cleaned_data["choices"])
+        return [reform for reform in self.reforms if reform.number in numbers]

@@ -1,0 +1,18 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from ballots.models import VerificationCode
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete SMS codes that expired more than a day ago. They verify nothing any more and "
+        "hold phone hashes; run daily (a systemd timer or cron)."
+    )
+
+    def handle(self, *args, **options):
+        cutoff = timezone.now() - timedelta(days=1)
+        deleted, _ = VerificationCode.objects.filter(expires_at__lt=cutoff).delete()
+        self.stdout.write(f"Deleted {deleted} expired codes.")

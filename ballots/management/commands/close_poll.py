@@ -1,0 +1,24 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from ballots.models import Poll
+
+
+class Command(BaseCommand):
+    help = "Close a poll now, for good: later ballots are refused. Same lock as a ballot's."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="the poll's slug, e.g. reform-experiences")
+
+    def handle(self, *args, slug, **options):
+        try:
+            poll = Poll.objects.get(slug=slug)
+        except Poll.DoesNotExist:
+            known = ", ".join(Poll.objects.values_list("slug", flat=True)) or "none"
+            raise CommandError(f"No poll with slug {slug!r} (known: {known}).") from None
+        closed_now = poll.close()
+        closed_at = timezone.localtime(poll.closed_at).strftime("%Y-%m-%d %H:%M:%S %Z")
+        if closed_now:
+            self.stdout.write(self.style.SUCCESS(f"Closed {slug} at {closed_at}."))
+        else:
+            self.stdout.write(f"{slug} was already closed at {closed_at}; nothing changed.")

@@ -1,0 +1,142 @@
+"""The rules under concurrency: real threads, real transactions, the real database.
+
+Run on SQLite (a WAL file, as `make run` uses it) and, in CI, on PostgreSQL.
+"""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client, override_settings
+
+from ballots import sms
+from ballots.models import (
+    AlreadyVoted,
+    Ballot,
+    CodeCheck,
+    Poll,
+    PollNotOpen,
+    VerificationCode,
+)
+from reforms.models import Reform
+
+from .conftest import verify
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_at_once(count, work):
+    """Run work(i) in `count` threads released together; return results or exceptions."""
+    start = threading.Barrier(count)
+
+    def worker(i):
+        try:
+            start.wait()
+            return work(i)
+        except Exception as error:  # returned, so the test can assert on it
+            return error
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(worker, range(count)))
+
+
+def new_poll(slug):
+    poll = Poll.objects.create(title=slug, slug=slug)
+    poll.reforms.set(Reform.objects.all())
+    return poll
+
+
+# The per-citizen rate limit would answer some of the twenty with 429; this is about the database.
+@override_settings(RATE_LIMITS={**settings.RATE_LIMITS, "vote_per_citizen": "100/h"})
+def test_twenty_concurrent_ballots_for_one_citizen_make_exactly_one(client, poll):
+    verify(client)
+    cookie = client.cookies["sessionid"].value
+
+    def submit(i):
+        browser = Client()
+        browser.cookies["sessionid"] = cookie
+        response = browser.post("/vote/", {"choices": str(i % 15 + 1)})
+        return response.status_code, response.content.decode("utf-8")
+
+    results = run_at_once(20, submit)
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors == []
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [302] + [409] * 19
+    assert all("您已投票" in html for status, html in results if status == 409)
+    assert Ballot.objects.count() == 1
+    assert Ballot.objects.get().choices.count() == 1
+
+
+def test_twenty_concurrent_casts_for_one_citizen_make_exactly_one(poll):
+    results = run_at_once(
+        20, lambda i: poll.cast_ballot(citizen_hash="c" * 64, numbers=[i % 15 + 1])
+    )
+    ballots = [r for r in results if isinstance(r, Ballot)]
+    refused = [r for r in results if isinstance(r, AlreadyVoted)]
+    assert len(ballots) == 1
+    assert len(refused) == 19
+    assert all(r.ballot.receipt == ballots[0].receipt for r in refused)
+    assert Ballot.objects.count() == 1
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_no_ballot_commits_after_the_close(poll, round_):
+    race = new_poll(f"race-{round_}")
+
+    def vote_until_refused(i):
+        for accepted in range(100_000):
+            try:
+                race.cast_ballot(citizen_hash=f"{i}-{accepted}".ljust(64, "x"), numbers=[1])
+            except PollNotOpen:
+                return accepted
+        raise AssertionError("the poll never closed")
+
+    def close_soon(i):
+        if i == 0:
+            time.sleep(0.05)
+            race.close()
+            return Ballot.objects.filter(poll=race).count()
+        return vote_until_refused(i)
+
+    results = run_at_once(5, close_soon)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    count_at_close = results[0]
+    race.refresh_from_db()
+    assert sum(results[1:]) == count_at_close == Ballot.objects.filter(poll=race).count()
+    assert count_at_close > 0
+    latest = Ballot.objects.filter(poll=race).order_by("-cast_at").first()
+    assert latest.cast_at <= race.closed_at
+
+
+def test_concurrent_wrong_tries_cannot_exceed_five(poll):
+    _, code = VerificationCode.issue(phone_hash="p", nonce="n")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    results = run_at_once(
+        12, lambda i: VerificationCode.check_code(phone_hash="p", nonce="n", code=wrong)
+    )
+    assert results.count(CodeCheck.WRONG) == 4
+    assert results.count(CodeCheck.TOO_MANY_TRIES) == 8
+    assert VerificationCode.objects.get().wrong_tries == 5
+    right = VerificationCode.check_code(phone_hash="p", nonce="n", code=code)
+    assert right == CodeCheck.TOO_MANY_TRIES
+
+
+def test_concurrent_requests_for_one_phone_send_one_sms(poll):
+    def ask(i):
+        response = Client().post("/verify/", {"phone": "13812345678"})
+        return response.status_code, response.content.decode("utf-8")
+
+    results = run_at_once(10, ask)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert len(sms.outbox) == 1
+    assert sum("验证码发送过于频繁" in html for _, html in results) == 9
+    assert VerificationCode.objects.count() == 1

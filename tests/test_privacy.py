@@ -1,0 +1,42 @@
+"""No raw phone or ID number at rest, in the database or the logs."""
+
+import io
+import logging
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.core.management import call_command
+from django.test import Client
+
+from ballots.models import Ballot
+
+from .conftest import verify
+
+PHONES = ["13812345678", "15987654321"]
+ID_NUMBER = "370303198506120030"
+
+
+@pytest.mark.django_db
+def test_database_and_logs_hold_no_phone_or_id_number_after_full_flows(poll, caplog):
+    poll.require_id_number = True
+    poll.save()
+    caplog.set_level(logging.DEBUG)
+
+    first, second = Client(), Client()
+    verify(first, PHONES[0])
+    first.post("/vote/", {"choices": "3", "id_number": ID_NUMBER})
+    verify(second, PHONES[1])
+    second.post("/vote/", {"choices": "4", "id_number": ID_NUMBER.lower()})  # same ID: refused
+    assert Ballot.objects.count() == 1
+
+    dump = io.StringIO()
+    call_command("dumpdata", stdout=dump)
+    sessions = [str(session.get_decoded()) for session in Session.objects.all()]
+    stored = dump.getvalue() + "\n".join(sessions)
+    assert len(sessions) >= 2
+    for secret in [*PHONES, ID_NUMBER, ID_NUMBER[-8:]]:
+        assert secret not in stored, f"{secret} is stored"
+        assert secret not in caplog.text, f"{secret} is logged"
+    assert "138****5678" in caplog.text  # logs name the citizen only by the masked number
+    assert "127.0.0.1" not in dump.getvalue()
+    assert "127.0.0.0/24" in dump.getvalue()

@@ -1,0 +1,137 @@
+"""Rate limits (django-ratelimit on the shared cache): 429 in Chinese where the limits say."""
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.test import Client, override_settings
+
+from ballots import sms
+from ballots.identity import phone_hash
+from ballots.models import Ballot
+from zibo_vote.settings import redis_cache
+
+from .conftest import last_code, verify
+
+pytestmark = pytest.mark.django_db
+
+
+def limits(**changes):
+    return override_settings(RATE_LIMITS={**settings.RATE_LIMITS, **changes})
+
+
+def phone(n):
+    return f"139{n:08d}"
+
+
+def text(response):
+    return response.content.decode("utf-8")
+
+
+def assert_limited(response):
+    assert response.status_code == 429
+    assert "操作过于频繁" in text(response)
+    assert '<html lang="zh-Hans">' in text(response)
+
+
+@limits(unverified_sends_per_ip=5)
+def test_one_address_cycling_through_numbers_is_stopped(poll):
+    for n in range(5):
+        assert Client().post("/verify/", {"phone": phone(n)}).status_code == 200
+    assert_limited(Client().post("/verify/", {"phone": phone(99)}))
+    assert len(sms.outbox) == 5
+
+
+@limits(unverified_sends_per_ip=5)
+def test_a_campus_behind_one_address_keeps_voting(poll):
+    # Forty citizens from one NAT address, eight times the unverified allowance: each one
+    # verifies the code they asked for, so none of them is stopped.
+    for n in range(40):
+        browser = Client()
+        verify(browser, phone(n))
+        assert browser.post("/vote/", {"choices": str(n % 15 + 1)}).status_code == 302
+    assert Ballot.objects.count() == 40
+
+
+@limits(send_per_phone="2/h")
+def test_one_phone_gets_a_limited_number_of_codes(poll):
+    for _ in range(2):
+        assert Client().post("/verify/", {"phone": phone(1)}).status_code == 200
+        cache.delete(f"sms-cooldown:{phone_hash(phone(1))}")  # the minute has passed
+    assert_limited(Client().post("/verify/", {"phone": phone(1)}))
+    assert len(sms.outbox) == 2
+
+
+@limits(check_per_phone="3/h")
+def test_code_checks_are_limited_per_phone(client, poll):
+    client.post("/verify/", {"phone": phone(1)})
+    for _ in range(3):
+        assert client.post("/verify/", {"code": "000000"}).status_code == 200
+    assert_limited(client.post("/verify/", {"code": last_code(phone(1))}))
+
+
+@limits(check_per_ip="4/h")
+def test_code_checks_are_limited_per_address(poll):
+    for n in range(4):
+        browser = Client()
+        browser.post("/verify/", {"phone": phone(n)})
+        assert browser.post("/verify/", {"code": "000000"}).status_code == 200
+    browser = Client()
+    browser.post("/verify/", {"phone": phone(9)})
+    assert_limited(browser.post("/verify/", {"code": last_code(phone(9))}))
+
+
+@limits(vote_per_citizen="2/h")
+def test_ballot_posts_are_limited_per_citizen(citizen):
+    assert citizen.post("/vote/", {"choices": "99"}).status_code == 200  # refused: bad choice
+    assert citizen.post("/vote/", {"choices": "3"}).status_code == 302
+    assert_limited(citizen.post("/vote/", {"choices": "4"}))
+
+
+@limits(vote_per_ip="2/h")
+def test_ballot_posts_are_limited_per_address(poll):
+    for n in range(2):
+        browser = Client()
+        verify(browser, phone(n))
+        assert browser.post("/vote/", {"choices": "1"}).status_code == 302
+    browser = Client()
+    verify(browser, phone(5))
+    assert_limited(browser.post("/vote/", {"choices": "1"}))
+    assert Ballot.objects.count() == 2
+
+
+def test_limits_are_counted_per_address(poll):
+    with limits(unverified_sends_per_ip=2):
+        for n in range(2):
+            Client(REMOTE_ADDR="198.51.100.7").post("/verify/", {"phone": phone(n)})
+        assert_limited(Client(REMOTE_ADDR="198.51.100.7").post("/verify/", {"phone": phone(7)}))
+        response = Client(REMOTE_ADDR="203.0.113.9").post("/verify/", {"phone": phone(8)})
+        assert response.status_code == 200
+
+
+class TestCacheUnreachable:
+    """Redis down (a real connection to a closed port): decided answers, never a 500."""
+
+    @pytest.fixture
+    def verified_then_cache_down(self, client, poll):
+        verify(client)
+        unreachable = {"default": redis_cache("redis://127.0.0.1:1/0")}
+        with override_settings(CACHES=unreachable):
+            yield client
+
+    def test_sending_codes_fails_closed(self, verified_then_cache_down, poll):
+        response = Client().post("/verify/", {"phone": phone(3)})
+        assert response.status_code == 200
+        assert "系统繁忙，暂时无法发送验证码" in text(response)
+        assert len(sms.outbox) == 1  # only the code sent before the outage
+
+    def test_codes_sent_before_the_outage_still_verify(self, poll):
+        browser = Client()
+        browser.post("/verify/", {"phone": phone(4)})
+        with override_settings(CACHES={"default": redis_cache("redis://127.0.0.1:1/0")}):
+            response = browser.post("/verify/", {"code": last_code(phone(4))})
+        assert response.status_code == 302
+
+    def test_verified_citizens_can_still_vote(self, verified_then_cache_down):
+        response = verified_then_cache_down.post("/vote/", {"choices": "3"})
+        assert response.status_code == 302
+        assert Ballot.objects.count() == 1

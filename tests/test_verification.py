@@ -1,0 +1,246 @@
+"""A citizen proves a mobile number with a one-time SMS code."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from ballots import sms
+from ballots.identity import phone_hash
+from ballots.models import CodeCheck, VerificationCode
+
+from .conftest import last_code, verify
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "13812345678"
+
+
+def text(response):
+    return response.content.decode("utf-8")
+
+
+def is_verified(client):
+    return client.get("/vote/").status_code == 200
+
+
+def test_phone_step_is_a_form_with_csrf_protection(client, poll):
+    html = text(client.get("/verify/"))
+    assert 'name="phone"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert 'type="tel"' in html
+
+
+def test_full_flow_sends_a_code_and_verifies_the_session(client, poll):
+    response = client.post("/verify/", {"phone": "+86 138-1234-5678"})
+    assert response.status_code == 200
+    assert "验证码已发送至 138****5678" in text(response)
+    assert 'name="code"' in text(response)
+    assert len(sms.outbox) == 1
+    assert sms.outbox[0]["phone"] == PHONE
+    old_session_key = client.session.session_key
+
+    response = client.post("/verify/", {"code": last_code(PHONE)})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/vote/"
+    # The session key is cycled, and the session holds the citizen's hash and nothing else.
+    assert client.session.session_key != old_session_key
+    assert client.session["citizen"]["hash"] == phone_hash(PHONE)
+    assert "verify" not in client.session
+    assert is_verified(client)
+
+
+def test_code_is_stored_only_as_a_hash(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    code = last_code(PHONE)
+    row = VerificationCode.objects.get()
+    assert code not in row.code_hash
+    assert row.phone_hash == phone_hash(PHONE)
+    assert row.expires_at - row.created_at == timedelta(minutes=5)
+
+
+def test_wrong_code_is_refused(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    wrong = "000000" if last_code(PHONE) != "000000" else "111111"
+    response = client.post("/verify/", {"code": wrong})
+    assert response.status_code == 200
+    assert "验证码不正确" in text(response)
+    assert not is_verified(client)
+
+
+def test_malformed_code_gets_a_message(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    for bad in ["", "12345", "abcdef", "1234567"]:
+        response = client.post("/verify/", {"code": bad})
+        assert response.status_code == 200
+        assert "验证码" in text(response)
+        assert 'aria-invalid="true"' in text(response)
+    assert VerificationCode.objects.get().wrong_tries == 0
+    assert not is_verified(client)
+
+
+def test_full_width_code_is_accepted(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    full_width = last_code(PHONE).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert client.post("/verify/", {"code": full_width}).status_code == 302
+
+
+def test_expired_code_is_refused(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    VerificationCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = client.post("/verify/", {"code": last_code(PHONE)})
+    assert "验证码已过期" in text(response)
+    assert not is_verified(client)
+
+
+def test_code_expires_after_five_minutes_by_the_clock(poll):
+    start = timezone.now()
+    _, code = VerificationCode.issue(phone_hash="p", nonce="n", now=start)
+    check = VerificationCode.check_code
+    late = start + timedelta(minutes=5)
+    assert check(phone_hash="p", nonce="n", code=code, now=late) == CodeCheck.EXPIRED
+    in_time = start + timedelta(minutes=4, seconds=59)
+    assert check(phone_hash="p", nonce="n", code=code, now=in_time) == CodeCheck.OK
+
+
+def test_code_works_once(poll):
+    _, code = VerificationCode.issue(phone_hash="p", nonce="n")
+    assert VerificationCode.check_code(phone_hash="p", nonce="n", code=code) == CodeCheck.OK
+    assert VerificationCode.check_code(phone_hash="p", nonce="n", code=code) == CodeCheck.USED
+
+
+def test_reused_code_does_not_verify_another_session(client, poll):
+    verify(client)
+    code = last_code(PHONE)
+    other = Client()
+    response = other.post("/verify/", {"phone": PHONE, "code": code})
+    assert response.status_code == 200
+    assert not is_verified(other)
+
+
+def test_code_for_one_phone_does_not_verify_another(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    response = client.post("/verify/", {"phone": "13987654321", "code": last_code(PHONE)})
+    assert response.status_code == 200
+    assert "请先获取验证码" in text(response)
+    assert not is_verified(client)
+
+
+def test_code_is_bound_to_the_session_that_asked_for_it(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    code = last_code(PHONE)
+    stranger = Client()
+    stranger.post("/verify/", {"phone": "13987654321"})  # a session with a pending code
+    response = stranger.post("/verify/", {"phone": PHONE, "code": code})
+    assert "请先获取验证码" in text(response)
+    assert not is_verified(stranger)
+    # The owner's code is untouched by the stranger's attempt.
+    assert VerificationCode.objects.get(phone_hash=phone_hash(PHONE)).wrong_tries == 0
+    assert client.post("/verify/", {"code": code}).status_code == 302
+
+
+def test_five_wrong_tries_kill_the_code(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    code = last_code(PHONE)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for attempt in range(1, 6):
+        response = client.post("/verify/", {"code": wrong})
+        expected = "错误次数过多" if attempt == 5 else "验证码不正确"
+        assert expected in text(response)
+    # The sixth try, with the right code, fails too.
+    response = client.post("/verify/", {"code": code})
+    assert "错误次数过多" in text(response)
+    assert not is_verified(client)
+
+
+def test_resend_waits_sixty_seconds(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    response = client.post("/verify/", {"phone": PHONE})
+    assert response.status_code == 200
+    assert "验证码发送过于频繁，请在" in text(response)
+    assert "秒后重新获取" in text(response)
+    assert len(sms.outbox) == 1
+    # Another session asking for the same number waits too: the wait belongs to the phone.
+    assert "验证码发送过于频繁" in text(Client().post("/verify/", {"phone": PHONE}))
+    assert len(sms.outbox) == 1
+
+
+def test_a_new_code_replaces_the_old_one(client, poll):
+    from django.core.cache import cache
+
+    client.post("/verify/", {"phone": PHONE})
+    first = last_code(PHONE)
+    cache.delete(f"sms-cooldown:{phone_hash(PHONE)}")  # the minute has passed
+    client.post("/verify/", {"phone": PHONE})
+    second = last_code(PHONE)
+    if first != second:  # one chance in a million that they are the same
+        assert "验证码不正确" in text(client.post("/verify/", {"code": first}))
+        assert not is_verified(client)
+    assert client.post("/verify/", {"code": second}).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("phone", "message"),
+    [
+        ("", "请输入手机号码"),
+        ("12345", "请输入11位中国大陆手机号码"),
+        ("1381234567x", "请输入11位中国大陆手机号码"),
+        ("17012345678", "虚拟运营商"),
+        ("1" * 40, "手机号码过长"),
+    ],
+)
+def test_bad_phone_gets_a_message_keeps_the_input_and_sends_nothing(client, poll, phone, message):
+    response = client.post("/verify/", {"phone": phone})
+    html = text(response)
+    assert response.status_code == 200
+    assert message in html
+    assert 'aria-invalid="true"' in html
+    assert f'value="{phone}"' in html or not phone
+    assert sms.outbox == []
+    assert not VerificationCode.objects.exists()
+
+
+def test_code_without_asking_first_gets_a_message(client, poll):
+    response = client.post("/verify/", {"code": "123456"})
+    assert response.status_code == 200
+    assert "请先获取短信验证码" in text(response)
+
+
+def test_unverified_visitor_is_sent_to_verify_and_back(client, poll):
+    response = client.get("/vote/")
+    assert response.status_code == 302
+    assert response["Location"] == "/verify/?next=/vote/"
+    html = text(client.get(response["Location"]))
+    assert 'name="next" value="/vote/"' in html
+    client.post("/verify/", {"phone": PHONE, "next": "/vote/"})
+    response = client.post("/verify/", {"code": last_code(PHONE), "next": "/vote/"})
+    assert response["Location"] == "/vote/"
+
+
+def test_next_never_leads_off_the_site(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    response = client.post(
+        "/verify/", {"code": last_code(PHONE), "next": "https://evil.example/steal"}
+    )
+    assert response["Location"] == "/vote/"
+
+
+def test_verification_lasts_thirty_minutes(citizen):
+    assert is_verified(citizen)
+    session = citizen.session
+    session["citizen"] = {
+        **session["citizen"],
+        "verified_at": session["citizen"]["verified_at"] - 31 * 60,
+    }
+    session.save()
+    assert not is_verified(citizen)
+
+
+def test_missing_csrf_token_is_refused_in_chinese(poll):
+    browser = Client(enforce_csrf_checks=True)
+    response = browser.post("/verify/", {"phone": PHONE})
+    assert response.status_code == 403
+    assert "页面已过期" in text(response)
+    assert sms.outbox == []

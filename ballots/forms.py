@@ -85,7 +85,7 @@ class BallotForm(Form):
                 label=_("居民身份证号码"),
                 max_length=40,
                 help_text=_(
-                    "18位，最后一位可能是字母X。号码只以加密摘要形式保存，用于确保一人一票。"
+                    "18位，最后一位可能是字母X。系统仅保存经不可逆处理的号码摘要，用于确保一人一票。"
                 ),
                 error_messages={"required": _("请输入居民身份证号码。")},
                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),

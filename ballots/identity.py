@@ -38,8 +38,8 @@ def normalise_phone(raw):
     if settings.SMS_REFUSE_VIRTUAL_OPERATORS and phone.startswith(VIRTUAL_OPERATOR_PREFIXES):
         raise ValidationError(
             _(
-                "暂不支持170、171、162、165、167号段的虚拟运营商号码：这些号段常被用于批量接收"
-                "验证码。请使用您本人在基础电信运营商办理的手机号码。"
+                "本次投票暂不支持虚拟运营商号码（170、171、162、165、167号段），请使用在中国移动、"
+                "中国联通、中国电信或中国广电办理的手机号码。"
             ),
             code="virtual_operator",
         )
@@ -83,7 +83,7 @@ def normalise_id_number(raw, region_prefixes=()):
         raise ValidationError(_("身份证号码中的出生日期无效。"), code="invalid_id_birth_date")
     if region_prefixes and not value.startswith(tuple(region_prefixes)):
         raise ValidationError(
-            _("本次评选仅限身份证号码以 %(prefixes)s 开头的居民参加。"),
+            _("本次评选仅限本地居民参加，身份证号码须以 %(prefixes)s 开头，请核对。"),
             code="id_region",
             params={"prefixes": "、".join(region_prefixes)},
         )

@@ -40,10 +40,32 @@ def _fixed(value):
     return lambda group, request: value
 
 
+def _reached(usage):
+    """For a count read without incrementing: is the allowance used up?"""
+    return usage["count"] >= usage["limit"]
+
+
 def check_send_allowed(request, phone_hash):
-    """Raise SendRefused (with the citizen's message) or Ratelimited, or return to send."""
+    """Raise SendRefused (with the citizen's message) or Ratelimited, or return to send.
+
+    Nothing is counted here except the resend wait: a send counts when the SMS has gone
+    (record_sent), so refused or failed attempts never use up a number's or a network's
+    allowance.
+    """
     busy = SendRefused(_("系统繁忙，暂时无法发送验证码，请稍后再试。"))
-    # The resend wait comes first, so a double tap does not use up the hourly allowance.
+    limits = settings.RATE_LIMITS
+    per_phone = _usage(
+        request, "sms-send-phone", _fixed(phone_hash), limits["send_per_phone"], increment=False
+    )
+    per_ip = _usage(request, "sms-send-ip", "ip", limits["send_per_ip"], increment=False)
+    sent = _usage(request, "sms-sent-ip", "ip", _UNCOUNTED, increment=False)
+    verified = _usage(request, "sms-verified-ip", "ip", _UNCOUNTED, increment=False)
+    if None in (per_phone, per_ip, sent, verified):
+        raise busy
+    if _reached(per_phone) or _reached(per_ip):
+        raise Ratelimited
+    if sent["count"] - verified["count"] >= limits["unverified_sends_per_ip"]:
+        raise Ratelimited
     # add() is atomic in Redis and in the embedded cache: of two sends racing for one phone,
     # only one gets through within the resend interval, on any worker or app server.
     cooldown_key = f"sms-cooldown:{phone_hash}"
@@ -56,18 +78,14 @@ def check_send_allowed(request, phone_hash):
             _("验证码发送过于频繁，请在%(seconds)d秒后重新获取。")
             % {"seconds": max(1, math.ceil(earlier_deadline - time.time()))}
         )
-    limits = settings.RATE_LIMITS
-    per_phone = _usage(request, "sms-send-phone", _fixed(phone_hash), limits["send_per_phone"])
-    per_ip = _usage(request, "sms-send-ip", "ip", limits["send_per_ip"])
-    sent = _usage(request, "sms-sent-ip", "ip", _UNCOUNTED)
-    verified = _usage(request, "sms-verified-ip", "ip", _UNCOUNTED, increment=False)
-    if None in (per_phone, per_ip, sent, verified):
-        raise busy
-    if per_phone["should_limit"] or per_ip["should_limit"]:
-        raise Ratelimited
-    if sent["count"] - verified["count"] > limits["unverified_sends_per_ip"]:
-        raise Ratelimited
     return cooldown_key
+
+
+def record_sent(request, phone_hash):
+    limits = settings.RATE_LIMITS
+    _usage(request, "sms-send-phone", _fixed(phone_hash), limits["send_per_phone"])
+    _usage(request, "sms-send-ip", "ip", limits["send_per_ip"])
+    _usage(request, "sms-sent-ip", "ip", _UNCOUNTED)
 
 
 def release_cooldown(cooldown_key):

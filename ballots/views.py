@@ -4,6 +4,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -60,8 +61,9 @@ def verified_citizen(request):
 
 
 def _next_url(request):
+    """Where to go after verifying: a path on this site, else the ballot."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
@@ -106,7 +108,7 @@ def verify(request):
             return _check_code(request)
         return _send_code(request)
     if verified_citizen(request):
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     if PENDING in request.session and request.GET.get("step") != "phone":
         return _code_step(request, CodeForm())
     return _phone_step(request, PhoneForm())
@@ -116,6 +118,10 @@ def _send_code(request):
     form = PhoneForm(request.POST)
     if not form.is_valid():
         return _phone_step(request, form)
+    poll = Poll.objects.current()
+    if poll is None or poll.status != PollStatus.OPEN:
+        # No code, no SMS bill and no message to a stranger's phone when there is no vote.
+        return _not_open(request, poll)
     phone = form.cleaned_data["phone"]
     hashed = phone_hash(phone)
     try:
@@ -140,6 +146,7 @@ def _send_code(request):
         logger.warning("SMS to %s failed: %s", mask_phone(phone), error)
         form.add_error("phone", _("短信发送失败，请稍后重试。如多次失败，请确认号码无误。"))
         return _phone_step(request, form)
+    limits.record_sent(request, hashed)
 
     request.session[PENDING] = {"phone_hash": hashed, "masked": mask_phone(phone), "nonce": nonce}
     logger.info("Verification code sent to %s", mask_phone(phone))
@@ -152,12 +159,14 @@ def _check_code(request):
         return _phone_step(
             request, PhoneForm(), _("请先获取短信验证码；如页面停留过久，请重新获取。")
         )
+    # Counted against the number this session asked a code for, never a number in the
+    # request: otherwise anyone could use up a stranger's allowance of checks.
+    limits.check_code_allowed(request, pending["phone_hash"])
     phone = request.POST.get("phone", "")
     try:
         hashed = phone_hash(normalise_phone(phone)) if phone else pending["phone_hash"]
     except ValidationError:
         hashed = ""  # matches no code; the message then asks for a new one
-    limits.check_code_allowed(request, hashed)
 
     form = CodeForm(request.POST)
     if not form.is_valid():
@@ -174,7 +183,7 @@ def _check_code(request):
     request.session.cycle_key()
     del request.session[PENDING]
     request.session[CITIZEN] = {"hash": hashed, "verified_at": time.time()}
-    return redirect(_next_url(request))
+    return HttpResponseRedirect(_next_url(request))
 
 
 def _not_open(request, poll, status=200):

@@ -42,6 +42,43 @@ def test_one_address_cycling_through_numbers_is_stopped(poll):
 
 
 @limits(unverified_sends_per_ip=5)
+def test_refused_requests_do_not_use_up_the_allowance(poll):
+    browsers = [Client() for _ in range(5)]
+    for n, browser in enumerate(browsers):
+        browser.post("/verify/", {"phone": phone(n)})
+    for n in range(20):  # an abuser keeps hammering after the refusal
+        assert_limited(Client().post("/verify/", {"phone": phone(50 + n)}))
+    # One of the five verifies its code, which gives the address exactly one send back.
+    browsers[0].post("/verify/", {"code": last_code(phone(0))})
+    assert Client().post("/verify/", {"phone": phone(90)}).status_code == 200
+    assert_limited(Client().post("/verify/", {"phone": phone(91)}))
+    assert len(sms.outbox) == 6
+
+
+@limits(send_per_phone="2/h")
+def test_failed_sends_do_not_use_up_the_allowance(poll, tmp_path):
+    broken = override_settings(SMS_BACKEND="file", SMS_FILE=str(tmp_path / "no" / "such.jsonl"))
+    with broken:
+        for _ in range(5):
+            assert "短信发送失败" in text(Client().post("/verify/", {"phone": phone(1)}))
+    for _ in range(2):
+        assert Client().post("/verify/", {"phone": phone(1)}).status_code == 200
+        cache.delete(f"sms-cooldown:{phone_hash(phone(1))}")
+    assert len(sms.outbox) == 2
+
+
+@limits(check_per_phone="3/h")
+def test_nobody_can_use_up_a_strangers_code_checks(poll):
+    attacker = Client()
+    attacker.post("/verify/", {"phone": phone(66)})  # a code for the attacker's own number
+    for _ in range(10):
+        attacker.post("/verify/", {"phone": phone(1), "code": "000000"})
+    victim = Client()
+    victim.post("/verify/", {"phone": phone(1)})
+    assert victim.post("/verify/", {"code": last_code(phone(1))}).status_code == 302
+
+
+@limits(unverified_sends_per_ip=5)
 def test_a_campus_behind_one_address_keeps_voting(poll):
     # Forty citizens from one NAT address, eight times the unverified allowance: each one
     # verifies the code they asked for, so none of them is stopped.
@@ -106,6 +143,36 @@ def test_limits_are_counted_per_address(poll):
         assert_limited(Client(REMOTE_ADDR="198.51.100.7").post("/verify/", {"phone": phone(7)}))
         response = Client(REMOTE_ADDR="203.0.113.9").post("/verify/", {"phone": phone(8)})
         assert response.status_code == 200
+
+
+class TestBehindAProxy:
+    """nginx reports the client in X-Real-IP; REMOTE_ADDR is then always the proxy."""
+
+    def proxied(self, client_ip, **extra):
+        return Client(REMOTE_ADDR="127.0.0.1", HTTP_X_REAL_IP=client_ip, **extra)
+
+    @override_settings(CLIENT_IP_HEADER="X-Real-IP")
+    @limits(unverified_sends_per_ip=2)
+    def test_limits_count_each_client_not_the_proxy(self, poll):
+        for n in range(2):
+            self.proxied("198.51.100.7").post("/verify/", {"phone": phone(n)})
+        assert_limited(self.proxied("198.51.100.7").post("/verify/", {"phone": phone(7)}))
+        assert self.proxied("203.0.113.9").post("/verify/", {"phone": phone(8)}).status_code == 200
+
+    @override_settings(CLIENT_IP_HEADER="X-Real-IP")
+    def test_ballots_keep_the_clients_network(self, poll):
+        browser = self.proxied("203.0.113.57")
+        verify(browser, phone(1))
+        browser.post("/vote/", {"choices": "2"})
+        assert Ballot.objects.get().network == "203.0.113.0/24"
+
+    @limits(unverified_sends_per_ip=2)
+    def test_a_header_the_client_sends_itself_changes_nothing(self, poll):
+        for n in range(2):
+            self.proxied(f"198.51.100.{n}").post("/verify/", {"phone": phone(n)})
+        assert_limited(self.proxied("198.51.100.99").post("/verify/", {"phone": phone(7)}))
+        spoofed = Client(HTTP_X_FORWARDED_FOR="203.0.113.5")
+        assert_limited(spoofed.post("/verify/", {"phone": phone(8)}))
 
 
 class TestCacheUnreachable:

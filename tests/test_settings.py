@@ -149,5 +149,14 @@ def test_aliyun_backend_needs_its_keys():
     assert "ALIYUN_SMS_SIGN_NAME" not in result.stderr
 
 
-def test_sms_defaults_to_the_console():
+def test_sms_defaults_to_the_console_and_deploy_check_warns_about_it():
     assert read_settings("SMS_BACKEND", **SECRET) == {"SMS_BACKEND": "console"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=settings.BASE_DIR,
+        env={**BASE_ENV, **SECRET},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "ballots.W001" in result.stderr + result.stdout

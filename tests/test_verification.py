@@ -1,5 +1,6 @@
 """A citizen proves a mobile number with a one-time SMS code."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from ballots import sms
 from ballots.identity import phone_hash
-from ballots.models import CodeCheck, VerificationCode
+from ballots.models import Ballot, CodeCheck, VerificationCode
 
 from .conftest import last_code, verify
 
@@ -48,7 +49,8 @@ def test_full_flow_sends_a_code_and_verifies_the_session(client, poll):
     # The session key is cycled, and the session holds the citizen's hash and nothing else.
     assert client.session.session_key != old_session_key
     assert client.session["citizen"]["hash"] == phone_hash(PHONE)
-    assert "verify" not in client.session
+    assert set(client.session["citizen"]) == {"hash", "verified_at"}
+    assert set(client.session.keys()) == {"citizen"}
     assert is_verified(client)
 
 
@@ -72,10 +74,16 @@ def test_wrong_code_is_refused(client, poll):
 
 def test_malformed_code_gets_a_message(client, poll):
     client.post("/verify/", {"phone": PHONE})
-    for bad in ["", "12345", "abcdef", "1234567"]:
+    for bad, message in [
+        ("", "请输入短信验证码"),
+        ("12345", "验证码是6位数字"),
+        ("abcdef", "验证码是6位数字"),
+        ("1234567", "验证码是6位数字"),
+        ("１２３４５", "验证码是6位数字"),
+    ]:
         response = client.post("/verify/", {"code": bad})
         assert response.status_code == 200
-        assert "验证码" in text(response)
+        assert message in text(response)
         assert 'aria-invalid="true"' in text(response)
     assert VerificationCode.objects.get().wrong_tries == 0
     assert not is_verified(client)
@@ -219,23 +227,38 @@ def test_unverified_visitor_is_sent_to_verify_and_back(client, poll):
     assert response["Location"] == "/vote/"
 
 
-def test_next_never_leads_off_the_site(client, poll):
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/steal", "//evil.example", "foo", "/\\evil.example", ""]
+)
+def test_next_never_leads_off_the_site_or_to_an_error(client, poll, target):
     client.post("/verify/", {"phone": PHONE})
-    response = client.post(
-        "/verify/", {"code": last_code(PHONE), "next": "https://evil.example/steal"}
-    )
+    response = client.post("/verify/", {"code": last_code(PHONE), "next": target})
+    assert response["Location"] == "/vote/"
+    response = client.get("/verify/", {"next": target})  # already verified
     assert response["Location"] == "/vote/"
 
 
-def test_verification_lasts_thirty_minutes(citizen):
-    assert is_verified(citizen)
-    session = citizen.session
-    session["citizen"] = {
-        **session["citizen"],
-        "verified_at": session["citizen"]["verified_at"] - 31 * 60,
-    }
+def test_no_code_is_sent_when_no_poll_is_open(client, poll):
+    poll.close()
+    response = client.post("/verify/", {"phone": PHONE})
+    assert "投票已结束" in text(response)
+    assert sms.outbox == []
+    assert not VerificationCode.objects.exists()
+
+
+def verified_minutes_ago(client, minutes):
+    session = client.session
+    session["citizen"] = {**session["citizen"], "verified_at": time.time() - minutes * 60}
     session.save()
+
+
+def test_verification_lasts_thirty_minutes(citizen):
+    verified_minutes_ago(citizen, 29)
+    assert is_verified(citizen)
+    verified_minutes_ago(citizen, 31)
     assert not is_verified(citizen)
+    assert citizen.post("/vote/", {"choices": "3"}).status_code == 302  # back to /verify/
+    assert not Ballot.objects.exists()
 
 
 def test_missing_csrf_token_is_refused_in_chinese(poll):

@@ -6,6 +6,7 @@ environment file stops the server at start-up instead of quietly running with a 
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "zibo_vote.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -271,6 +273,15 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     # Only when the reverse proxy overwrites X-Forwarded-Proto; otherwise a client could
     # claim HTTPS itself.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# The header in which the reverse proxy reports the client's address (nginx:
+# `proxy_set_header X-Real-IP $remote_addr;`). Unset: REMOTE_ADDR, as for `make run`.
+CLIENT_IP_HEADER = env_str("DJANGO_CLIENT_IP_HEADER")
+if CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", CLIENT_IP_HEADER):
+    raise ImproperlyConfigured(
+        f"DJANGO_CLIENT_IP_HEADER must be a header name such as X-Real-IP, "
+        f"not {CLIENT_IP_HEADER!r}."
+    )
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

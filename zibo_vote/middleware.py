@@ -1,0 +1,36 @@
+import ipaddress
+import logging
+
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+
+logger = logging.getLogger(__name__)
+
+
+class ClientAddressMiddleware:
+    """Take the client's address from the reverse proxy's header, and only when configured.
+
+    Behind nginx every request arrives from the proxy; without this, rate limits and fraud
+    review would see one address for the whole city. With DJANGO_CLIENT_IP_HEADER unset the
+    middleware removes itself, so a header a client sends on its own changes nothing.
+    """
+
+    def __init__(self, get_response):
+        if not settings.CLIENT_IP_HEADER:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        self.meta_key = "HTTP_" + settings.CLIENT_IP_HEADER.upper().replace("-", "_")
+
+    def __call__(self, request):
+        # The right-most entry is the one our own proxy wrote; anything left of it came
+        # from the client or from proxies we do not control.
+        reported = request.META.get(self.meta_key, "").rsplit(",", 1)[-1].strip()
+        try:
+            request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(reported))
+        except ValueError:
+            logger.warning(
+                "%s is missing or not an address (%r); is the proxy setting it?",
+                settings.CLIENT_IP_HEADER,
+                reported[:60],
+            )
+        return self.get_response(request)

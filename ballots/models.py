@@ -118,17 +118,24 @@ class Poll(models.Model):
         verbose_name_plural = _("投票活动")
         constraints = [
             models.CheckConstraint(
-                condition=Q(max_choices__gte=1), name="ballots_poll_max_choices_positive"
+                condition=Q(max_choices__gte=1),
+                name="ballots_poll_max_choices_positive",
+                violation_error_message=_("每票最多可选的条目数至少为1。"),
             ),
             models.CheckConstraint(
                 condition=Q(closes_at__isnull=True) | Q(closes_at__gt=models.F("opens_at")),
                 name="ballots_poll_closes_after_opens",
+                violation_error_message=_("截止时间必须晚于开始时间。"),
             ),
             models.CheckConstraint(
                 # closed_by may stay empty when the poll was closed from the command line.
                 condition=Q(closed_by__isnull=True) | Q(closed_at__isnull=False),
                 name="ballots_poll_closed_by_only_when_closed",
             ),
+        ]
+        permissions = [
+            ("close_poll", _("可以结束投票")),
+            ("export_tally", _("可以导出计票结果")),
         ]
 
     def __str__(self):
@@ -174,7 +181,9 @@ class Poll(models.Model):
         self.__dict__.pop("status", None)
         return closed_now
 
-    def cast_ballot(self, *, citizen_hash, numbers, id_number_hash=None, network=""):
+    def cast_ballot(
+        self, *, citizen_hash, numbers, id_number_hash=None, network="", phone_masked=""
+    ):
         """Record one citizen's ballot, or raise PollNotOpen, AlreadyVoted or InvalidChoices."""
         numbers = list(numbers)
         if not numbers or len(set(numbers)) != len(numbers):
@@ -202,6 +211,7 @@ class Poll(models.Model):
                     cast_at=now,
                     receipt=new_receipt(),
                     network=network,
+                    phone_masked=phone_masked,
                 )
                 Choice.objects.bulk_create(Choice(ballot=ballot, reform=r) for r in reforms)
         except IntegrityError:
@@ -254,6 +264,8 @@ class Ballot(models.Model):
     id_number_hash = models.CharField(  # noqa: DJ001
         _("身份证号摘要"), max_length=64, null=True, blank=True
     )
+    # What staff may see of the number (rule 4): 138****5678, never the whole of it.
+    phone_masked = models.CharField(_("手机号"), max_length=11, blank=True)
     cast_at = models.DateTimeField(_("投票时间"), default=timezone.now)
     receipt = models.CharField(_("回执编号"), max_length=RECEIPT_LENGTH)
     network = models.CharField(
@@ -303,9 +315,28 @@ class Ballot(models.Model):
                 name="ballots_void_has_reason",
             ),
         ]
+        permissions = [("void_ballot", _("可以作废选票"))]
 
     def __str__(self):
         return self.receipt
+
+    def void(self, *, by, reason, note=""):
+        """Take this ballot out of the tally, for good, with who, when and why.
+
+        Returns False if it was already voided (by someone else a moment ago, say).
+        """
+        now = timezone.now()
+        voided = Ballot.objects.filter(pk=self.pk, voided_at__isnull=True).update(
+            voided_at=now, voided_by=by, void_reason=reason, void_note=note
+        )
+        if voided:
+            self.voided_at, self.voided_by, self.void_reason, self.void_note = (
+                now,
+                by,
+                reason,
+                note,
+            )
+        return bool(voided)
 
     @property
     def is_voided(self):
@@ -355,6 +386,7 @@ class VerificationCode(models.Model):
     """
 
     phone_hash = models.CharField(max_length=64)
+    phone_masked = models.CharField(max_length=11, blank=True)
     session_hash = models.CharField(max_length=64)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -381,7 +413,7 @@ class VerificationCode(models.Model):
         ).hexdigest()
 
     @classmethod
-    def issue(cls, *, phone_hash, nonce, now=None):
+    def issue(cls, *, phone_hash, nonce, phone_masked="", now=None):
         """A fresh 6-digit code for this phone and session; earlier ones for them stop working."""
         now = now or timezone.now()
         session_hash = _session_hash(nonce)
@@ -390,6 +422,7 @@ class VerificationCode(models.Model):
             cls.objects.filter(phone_hash=phone_hash, session_hash=session_hash).delete()
             row = cls.objects.create(
                 phone_hash=phone_hash,
+                phone_masked=phone_masked,
                 session_hash=session_hash,
                 code_hash=cls._hash_code(code, phone_hash, session_hash),
                 created_at=now,
@@ -426,3 +459,14 @@ class VerificationCode(models.Model):
             if row.wrong_tries + 1 >= settings.SMS_CODE_MAX_WRONG_TRIES:
                 return CodeCheck.TOO_MANY_TRIES
             return CodeCheck.WRONG
+
+    @classmethod
+    def masked_phone_for(cls, phone_hash):
+        """The masked number of the citizen's last verified code, for the ballot's record."""
+        return (
+            cls.objects.filter(phone_hash=phone_hash, used_at__isnull=False)
+            .order_by("-used_at")
+            .values_list("phone_masked", flat=True)
+            .first()
+            or ""
+        )

@@ -132,7 +132,9 @@ def _send_code(request):
 
     pending = request.session.get(PENDING) or {}
     nonce = pending.get("nonce") or secrets.token_urlsafe(18)
-    row, code = VerificationCode.issue(phone_hash=hashed, nonce=nonce)
+    row, code = VerificationCode.issue(
+        phone_hash=hashed, nonce=nonce, phone_masked=mask_phone(phone)
+    )
     text = _(
         "您的验证码是%(code)s，%(minutes)d分钟内有效，仅用于淄博市改革创新经验评选投票。"
         "如非本人操作，请忽略本短信。"
@@ -222,6 +224,7 @@ def vote(request):
                 numbers=form.cleaned_data["choices"],
                 id_number_hash=id_number_hash(id_number) if id_number else None,
                 network=truncated_network(client_ip(request)),
+                phone_masked=VerificationCode.masked_phone_for(citizen),
             )
         except AlreadyVoted as refused:
             if refused.by_id_number:

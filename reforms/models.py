@@ -2,6 +2,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 # The notice numbers its fifteen experiences 一 … 十五.
 FIRST_NUMBER = 1
@@ -52,6 +53,8 @@ class Reform(models.Model):
     )
 
     objects = ReformQuerySet.as_manager()
+    # Every change staff make is kept, with who and when, and can be restored from admin.
+    history = HistoricalRecords(verbose_name=_("改革创新经验修改记录"))
 
     class Meta:
         ordering = ["order", "number"]
@@ -61,6 +64,7 @@ class Reform(models.Model):
             models.CheckConstraint(
                 condition=models.Q(number__gte=FIRST_NUMBER, number__lte=LAST_NUMBER),
                 name="reforms_number_in_notice_range",
+                violation_error_message=_("序号须在1至15之间。"),
             ),
         ]
 

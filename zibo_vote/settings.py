@@ -7,6 +7,7 @@ environment file stops the server at start-up instead of quietly running with a 
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -82,6 +83,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_ratelimit",
+    "simple_history",
+    "axes",
     "reforms",
     "ballots",
 ]
@@ -96,8 +99,17 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Records which staff member made each change in the entries' history.
+    "simple_history.middleware.HistoryRequestMiddleware",
     # Turns django-ratelimit's Ratelimited into RATELIMIT_VIEW's Chinese 429 page.
     "django_ratelimit.middleware.RatelimitMiddleware",
+    # Last, as django-axes requires: locks the admin login after repeated failures.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "zibo_vote.urls"
@@ -257,6 +269,29 @@ if not REDIS_URL:
         # store shared by all worker processes, with atomic add and incr (SQLite transactions).
         "django_ratelimit.W001",
     ]
+
+# --- Staff and admin --------------------------------------------------------------------------
+
+# Where Django admin lives; another path keeps the login page out of the way of scanners.
+ADMIN_PATH = env_str("DJANGO_ADMIN_PATH") or "admin/"
+if not re.fullmatch(r"([a-z0-9][a-z0-9_-]*/)+", ADMIN_PATH):
+    raise ImproperlyConfigured(
+        f"DJANGO_ADMIN_PATH must look like 'admin/' or 'office/admin/', not {ADMIN_PATH!r}."
+    )
+
+# Brute force on the admin login: five failures for one username from one address lock that
+# pair for 30 minutes (django-axes). Another address, or the right password from elsewhere,
+# is not affected, so an attacker cannot lock staff out of the office.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "ballots.identity.client_ip"  # after ClientAddressMiddleware
+
+# Sessions last at most a working day; staff sessions also end when the browser closes
+# (ballots.admin sets that at login).
+SESSION_COOKIE_AGE = 9 * 60 * 60
 
 # --- Security --------------------------------------------------------------------------------
 

@@ -21,6 +21,11 @@ class Command(BaseCommand):
                     self.stdout.write("Entries already present; nothing loaded.")
                     return
                 call_command("loaddata", FIXTURE, verbosity=0)
+                # loaddata's raw saves leave no history; record the notice's text as the first
+                # version, so staff can always restore an entry to it.
+                Reform.history.bulk_history_create(
+                    Reform.objects.all(), default_change_reason="载入公示原文"
+                )
         except IntegrityError:
             # Two hosts deploying at once: the other one inserted the same rows first and the
             # unique keys turned this copy away, which is the outcome we want.

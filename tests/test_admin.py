@@ -1,0 +1,387 @@
+"""The reform office in Django admin: entries with history, the poll, ballots, roles, login."""
+
+import re
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ballots.models import Ballot, PollNotOpen, VoidReason
+from reforms.models import Reform
+
+pytestmark = pytest.mark.django_db
+
+
+def text(response):
+    return response.content.decode("utf-8")
+
+
+def cast(poll, *numbers_per_ballot):
+    """Ballots straight through the model, one per (made-up) citizen."""
+    start = Ballot.objects.count()
+    return [
+        poll.cast_ballot(citizen_hash=f"citizen-{start + i:08d}".ljust(64, "0"), numbers=numbers)
+        for i, numbers in enumerate(numbers_per_ballot)
+    ]
+
+
+@pytest.fixture
+def make_staff(django_user_model):
+    def make(username, role=None):
+        user = django_user_model.objects.create_user(username, password="long-enough-pw-1")
+        user.is_staff = True
+        user.save()
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        browser = Client()
+        browser.force_login(user)
+        browser.user = user
+        return browser
+
+    return make
+
+
+@pytest.fixture
+def moderator(make_staff):
+    return make_staff("moderator", "改革办审核员")
+
+
+@pytest.fixture
+def statistician(make_staff):
+    return make_staff("statistician", "统计导出")
+
+
+def test_admin_speaks_chinese(admin_client, poll):
+    html = text(admin_client.get("/admin/"))
+    assert "淄博市改革创新经验评选 管理" in html
+    assert "改革创新经验" in html and "投票活动" in html and "选票" in html
+
+
+# --- Entries -------------------------------------------------------------------------------------
+
+
+def test_entry_list_shows_votes_with_one_query_for_the_page(moderator, poll):
+    cast(poll, [3], [3], [5])
+
+    def load():
+        with CaptureQueriesContext(connection) as queries:
+            response = moderator.get("/admin/reforms/reform/")
+        assert response.status_code == 200
+        return response, len(queries)
+
+    response, before = load()
+    html = text(response)
+    assert re.search(r'field-votes">2<', html)
+    cast(poll, *[[n] for n in range(1, 16)] * 3)
+    _, after = load()
+    assert after == before  # no query per row or per ballot
+
+
+def test_voided_ballots_leave_the_entry_votes(moderator, poll, admin_user):
+    ballot, _ = cast(poll, [3], [3])
+    ballot.void(by=admin_user, reason=VoidReason.STUFFING)
+    html = text(moderator.get("/admin/reforms/reform/"))
+    assert re.search(r'<a href="/admin/reforms/reform/3/change/">[^<]*</a></th>.*?field-votes">1<',
+                     html, re.S)  # fmt: skip
+
+
+def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
+    entry = Reform.objects.get(number=3)
+    response = moderator.post(
+        "/admin/reforms/reform/",
+        {"action": "unpublish", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+    assert "已取消发布1个条目" in text(response)
+    assert client.get("/reforms/3/").status_code == 404
+
+    moderator.post("/admin/reforms/reform/", {"action": "publish", "_selected_action": [entry.pk]})
+    assert client.get("/reforms/3/").status_code == 200
+    assert list(entry.history.values_list("published", flat=True)) == [True, False, True]
+    assert list(
+        LogEntry.objects.filter(object_id=str(entry.pk)).values_list("change_message", flat=True)
+    ) == ["发布", "取消发布"]
+
+
+def test_an_edit_is_kept_in_history_and_can_be_restored(moderator, client, poll):
+    entry = Reform.objects.get(number=3)
+    original = entry.title
+    form = {
+        "number": 3,
+        "title": "改错的标题",
+        "unit": entry.unit,
+        "summary": entry.summary,
+        "body": entry.body,
+        "published": "on",
+        "order": entry.order,
+    }
+    assert moderator.post(f"/admin/reforms/reform/{entry.pk}/change/", form).status_code == 302
+    assert "改错的标题" in text(client.get("/reforms/3/"))
+
+    history = text(moderator.get(f"/admin/reforms/reform/{entry.pk}/history/"))
+    assert "moderator" in history
+    assert "载入公示原文" in history
+
+    first = entry.history.earliest()
+    restore_url = f"/admin/reforms/reform/{entry.pk}/history/{first.history_id}/"
+    assert moderator.get(restore_url).status_code == 200
+    response = moderator.post(restore_url, {**form, "title": first.title})
+    assert response.status_code == 302
+    assert Reform.objects.get(number=3).title == original
+    assert original in text(client.get("/reforms/3/"))
+    assert entry.history.count() == 3
+
+
+# --- The poll ------------------------------------------------------------------------------------
+
+
+def test_poll_page_shows_status_counts_and_the_tally(moderator, poll, admin_user):
+    cast(poll, [3], [3], [5])
+    cast(poll, [7])[0].void(by=admin_user, reason=VoidReason.TEST_DATA)
+    listing = text(moderator.get("/admin/ballots/poll/"))
+    assert "投票中" in listing
+    assert re.search(r'field-ballots_counted">3<', listing)
+    assert re.search(r'field-ballots_voided">1<', listing)
+
+    page = text(moderator.get(f"/admin/ballots/poll/{poll.pk}/change/"))
+    assert "有效3张，已作废1张" in page
+    assert '<progress max="100" value="66.67"' in page
+    assert "张店区“四位一体”创新推进社会治理" in page
+    assert "66.67%" in page and "33.33%" in page
+    assert "结束投票" in page and "导出计票结果（CSV）" in page
+
+
+def test_closing_from_admin_asks_first_and_refuses_later_ballots(moderator, poll, client):
+    url = f"/admin/ballots/poll/{poll.pk}/close/"
+    confirmation = text(moderator.get(url))
+    assert "结束投票后不能恢复" in confirmation
+    poll.refresh_from_db()
+    assert poll.closed_at is None  # looking is not closing
+
+    response = moderator.post(url, follow=True)
+    assert "投票已结束" in text(response)
+    poll.refresh_from_db()
+    assert poll.closed_at is not None
+    assert poll.closed_by == moderator.user
+    assert LogEntry.objects.filter(change_message="结束投票", object_id=str(poll.pk)).exists()
+    with pytest.raises(PollNotOpen):
+        cast(poll, [1])
+    assert "已结束" in text(client.get("/"))
+
+
+def test_close_action_leads_to_the_confirmation(moderator, poll):
+    response = moderator.post(
+        "/admin/ballots/poll/", {"action": "close_selected", "_selected_action": [poll.pk]}
+    )
+    assert response["Location"] == f"/admin/ballots/poll/{poll.pk}/close/"
+    poll.refresh_from_db()
+    assert poll.closed_at is None
+
+
+def poll_form(poll, **changes):
+    data = {
+        "title": poll.title,
+        "slug": poll.slug,
+        "intro": poll.intro,
+        "reforms": list(poll.reforms.values_list("pk", flat=True)),
+        "opens_at_0": timezone.localtime(poll.opens_at).strftime("%Y-%m-%d"),
+        "opens_at_1": timezone.localtime(poll.opens_at).strftime("%H:%M:%S"),
+        "closes_at_0": "",
+        "closes_at_1": "",
+        "max_choices": poll.max_choices,
+        "id_region_prefixes": poll.id_region_prefixes,
+    }
+    data.update(changes)
+    return data
+
+
+def test_rules_of_an_open_poll_cannot_change(moderator, poll):
+    url = f"/admin/ballots/poll/{poll.pk}/change/"
+    response = moderator.post(url, poll_form(poll, title="新标题", max_choices=3))
+    assert response.status_code == 302
+    poll.refresh_from_db()
+    assert poll.title == "新标题"  # wording may change
+    assert poll.max_choices == 1  # the rules may not
+
+
+def test_closing_time_cannot_be_moved_into_the_past(moderator, poll):
+    url = f"/admin/ballots/poll/{poll.pk}/change/"
+    response = moderator.post(url, poll_form(poll, closes_at_0="2020-01-01", closes_at_1="00:00"))
+    assert response.status_code == 200
+    assert "截止时间不能早于当前时间" in text(response)
+    poll.refresh_from_db()
+    assert poll.closes_at is None
+
+
+def test_a_closed_poll_cannot_be_reopened(moderator, poll):
+    poll.close()
+    url = f"/admin/ballots/poll/{poll.pk}/change/"
+    moderator.post(url, poll_form(poll, closes_at_0="2099-01-01", closes_at_1="00:00"))
+    poll.refresh_from_db()
+    assert poll.closes_at is None and poll.closed_at is not None
+    assert poll.status == "closed"
+
+
+# --- Ballots -------------------------------------------------------------------------------------
+
+
+def test_nobody_adds_changes_or_deletes_a_ballot(admin_client, poll):
+    [ballot] = cast(poll, [3])
+    assert admin_client.get("/admin/ballots/ballot/add/").status_code == 403
+    change = admin_client.get(f"/admin/ballots/ballot/{ballot.pk}/change/")
+    assert change.status_code == 200 and 'type="submit"' not in text(change).split("<form")[-1]
+    assert admin_client.post(f"/admin/ballots/ballot/{ballot.pk}/change/", {}).status_code == 403
+    assert admin_client.post(f"/admin/ballots/ballot/{ballot.pk}/delete/").status_code == 403
+    admin_client.post(
+        "/admin/ballots/ballot/",
+        {"action": "delete_selected", "_selected_action": [ballot.pk], "post": "yes"},
+    )
+    assert Ballot.objects.filter(pk=ballot.pk).exists()
+    assert "delete_selected" not in text(admin_client.get("/admin/ballots/ballot/"))
+
+
+def test_ballot_list_shows_masked_phone_network_and_receipt(moderator, citizen, poll):
+    citizen.post("/vote/", {"choices": "3"})
+    ballot = Ballot.objects.get()
+    html = text(moderator.get("/admin/ballots/ballot/"))
+    assert "138****5678" in html
+    assert "127.0.0.0/24" in html
+    assert ballot.receipt in html
+    assert "13812345678" not in html
+
+
+def test_ballots_can_be_found_by_receipt_and_filtered(moderator, poll, admin_user):
+    first, second = cast(poll, [1], [2])
+    second.void(by=admin_user, reason=VoidReason.STUFFING)
+    found = text(moderator.get("/admin/ballots/ballot/", {"q": first.receipt_display.lower()}))
+    assert first.receipt in found and second.receipt not in found
+    voided = text(moderator.get("/admin/ballots/ballot/", {"status": "voided"}))
+    assert second.receipt in voided and first.receipt not in voided
+    hour = timezone.localtime(first.cast_at).hour
+    this_hour = text(moderator.get("/admin/ballots/ballot/", {"hour": str(hour)}))
+    assert first.receipt in this_hour
+    other = text(moderator.get("/admin/ballots/ballot/", {"hour": str((hour + 1) % 24)}))
+    assert first.receipt not in other
+    assert moderator.get("/admin/ballots/ballot/", {"hour": "x"}).status_code == 200
+    assert "03:00–03:59" in this_hour
+
+
+def void(browser, ballots, **form):
+    return browser.post(
+        "/admin/ballots/ballot/",
+        {"action": "void_ballots", "_selected_action": [b.pk for b in ballots], **form},
+        follow=True,
+    )
+
+
+def test_voiding_asks_for_a_reason_and_records_it(moderator, poll):
+    first, second, _ = cast(poll, [3], [3], [5])
+
+    asked = text(void(moderator, [first, second]))
+    assert "作废原因" in asked and "不能撤销" in asked
+    assert not Ballot.objects.filter(voided_at__isnull=False).exists()
+
+    no_note = text(void(moderator, [first], apply="1", reason="other", note=" "))
+    assert "原因为“其他”时，请填写说明" in no_note
+    assert not Ballot.objects.filter(voided_at__isnull=False).exists()
+
+    done = text(
+        void(moderator, [first, second], apply="1", reason="stuffing", note="同一网段集中投票")
+    )
+    assert "已作废2张选票" in done
+    first.refresh_from_db()
+    assert first.is_voided and first.void_reason == "stuffing"
+    assert first.voided_by == moderator.user
+    assert first.void_note == "同一网段集中投票"
+    log = LogEntry.objects.get(object_id=str(first.pk))
+    assert "刷票" in log.change_message and "同一网段集中投票" in log.change_message
+    listing = text(moderator.get("/admin/ballots/ballot/"))
+    assert first.receipt in listing and "已作废" in listing  # still visible
+
+    tally = text(moderator.get(f"/admin/ballots/poll/{poll.pk}/change/"))
+    assert "有效1张，已作废2张" in tally
+
+
+def test_voiding_twice_changes_nothing(moderator, poll, admin_user):
+    [ballot] = cast(poll, [3])
+    ballot.void(by=admin_user, reason=VoidReason.TEST_DATA, note="第一次")
+    void(moderator, [ballot], apply="1", reason="stuffing", note="第二次")
+    ballot.refresh_from_db()
+    assert ballot.void_note == "第一次" and ballot.voided_by == admin_user
+
+
+# --- Roles ---------------------------------------------------------------------------------------
+
+
+def test_roles_exist_with_their_permissions(db):
+    def perms(name):
+        return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+
+    assert perms("统计导出") == {"view_poll", "export_tally"}
+    assert {"change_reform", "close_poll", "void_ballot", "export_tally"} <= perms("改革办审核员")
+    assert "delete_reform" not in perms("改革办审核员")
+    assert "change_ballot" not in perms("改革办审核员")
+
+
+def test_statistician_sees_the_tally_and_exports_only(statistician, poll):
+    [ballot] = cast(poll, [3])
+    page = statistician.get(f"/admin/ballots/poll/{poll.pk}/change/")
+    assert page.status_code == 200
+    assert "各条目得票" in text(page) and "导出计票结果（CSV）" in text(page)
+    assert "结束投票</a>" not in text(page)
+    assert statistician.get(f"/admin/ballots/poll/{poll.pk}/export/tally.csv").status_code == 200
+
+    assert statistician.get("/admin/reforms/reform/3/change/").status_code == 403
+    assert statistician.get(f"/admin/ballots/poll/{poll.pk}/close/").status_code == 403
+    assert statistician.post(f"/admin/ballots/poll/{poll.pk}/close/").status_code == 403
+    assert statistician.get("/admin/ballots/ballot/").status_code == 403
+    void(statistician, [ballot], apply="1", reason="stuffing", note="x")
+    poll.refresh_from_db()
+    ballot.refresh_from_db()
+    assert poll.closed_at is None and not ballot.is_voided
+
+
+def test_staff_without_the_permission_cannot_export_even_by_url(make_staff, poll):
+    nobody = make_staff("clerk")
+    for kind in ("tally", "ballots"):
+        assert nobody.get(f"/admin/ballots/poll/{poll.pk}/export/{kind}.csv").status_code == 403
+
+
+def test_moderator_can_do_the_office_work(moderator, poll):
+    assert moderator.get("/admin/reforms/reform/3/change/").status_code == 200
+    assert moderator.get(f"/admin/ballots/poll/{poll.pk}/export/tally.csv").status_code == 200
+    assert moderator.get(f"/admin/ballots/poll/{poll.pk}/close/").status_code == 200
+    assert moderator.get("/admin/reforms/reform/3/delete/").status_code == 403
+    assert moderator.get("/admin/ballots/poll/add/").status_code == 403
+
+
+# --- Login -------------------------------------------------------------------------------------
+
+
+def login(browser, password):
+    return browser.post(
+        "/admin/login/?next=/admin/", {"username": "moderator", "password": password}
+    )
+
+
+def test_admin_login_locks_after_five_failures(moderator):
+    attacker = Client(REMOTE_ADDR="203.0.113.66")
+    for _ in range(4):
+        assert login(attacker, "wrong-password").status_code == 200
+    assert login(attacker, "wrong-password").status_code == 429  # the fifth failure locks
+    locked = login(attacker, "long-enough-pw-1")
+    assert locked.status_code == 429
+    assert "登录已暂停" in text(locked)
+    # The lock is on this username from this address: the real user elsewhere still logs in.
+    assert login(Client(REMOTE_ADDR="198.51.100.10"), "long-enough-pw-1").status_code == 302
+
+
+def test_staff_sessions_end_with_the_browser(moderator):
+    browser = Client()
+    assert login(browser, "long-enough-pw-1").status_code == 302
+    assert browser.session.get_expire_at_browser_close()
+    assert browser.session.get_expiry_age() <= 9 * 60 * 60

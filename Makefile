@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test translations browser-tools screenshots format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 var/secret_key var/citizen_hash_key:
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
-run: $(VENV)/.installed var/secret_key var/citizen_hash_key
+# Compiled in the build from the .po files in the repository, never by hand.
+translations: $(VENV)/.installed
+	DJANGO_DEBUG=1 $(BIN)/python manage.py compile_translations --verbosity 0
+
+run: $(VENV)/.installed var/secret_key var/citizen_hash_key translations
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)}" && \
 	export CITIZEN_HASH_KEY="$${CITIZEN_HASH_KEY:-$$(cat var/citizen_hash_key)}" && \
 	$(BIN)/python manage.py migrate --noinput && \
@@ -24,10 +28,24 @@ run: $(VENV)/.installed var/secret_key var/citizen_hash_key
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 	exec $(BIN)/gunicorn --config gunicorn.conf.py zibo_vote.wsgi
 
-test: $(VENV)/.installed
+# axe-core for the accessibility tests, from the npm registry, when npm is there. Without it
+# (or without Chromium) the browser tests skip, saying why; CI installs both.
+browser-tools:
+	@if command -v npm >/dev/null 2>&1; then \
+		[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --silent; \
+	fi
+
+test: $(VENV)/.installed translations browser-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The README's screenshots at 360 px, from the browser test's own steps (needs Chromium and
+# a CJK font such as Debian's fonts-wqy-microhei).
+screenshots: $(VENV)/.installed translations browser-tools
+	mkdir -p docs/screenshots
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/test_browser.py \
+		-k "final_result and phone"
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -1,8 +1,10 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 from django.http import HttpResponseRedirect, StreamingHttpResponse
@@ -11,15 +13,15 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from reforms.admin import ReformAdmin
 from reforms.models import Reform
 
 from . import export
 from .models import Ballot, Choice, Poll, PollStatus, VoidReason
-from .tally import tally
+from .tally import discrepancies, recount
 
 
 @receiver(user_logged_in)
@@ -76,29 +78,35 @@ class PollAdminForm(forms.ModelForm):
             "results_visible_while_open",
         ]
 
+    # A closing time must leave citizens this long, so that setting one is a schedule, never a
+    # way to close the poll at once without the lock, the confirmation and the record of who.
+    CLOSING_NOTICE = timedelta(minutes=10)
+
     def clean(self):
         cleaned = super().clean()
-        poll = self.instance
+        for name in ("opens_at", "closes_at"):
+            moment = cleaned.get(name)
+            if moment is not None and not 2000 <= moment.year <= 2100:
+                self.add_error(name, _("请填写2000年至2100年之间的时间。"))
         closes_at = cleaned.get("closes_at")
         if (
-            poll.pk
-            and poll.status == PollStatus.OPEN
-            and "closes_at" in self.changed_data
+            "closes_at" in self.changed_data
             and closes_at is not None
-            and closes_at <= timezone.now()
+            and closes_at < timezone.now() + self.CLOSING_NOTICE
         ):
-            # Moving the closing time into the past would end the vote without the lock,
-            # the record of who closed it, or the confirmation page.
             self.add_error(
                 "closes_at",
-                _("截止时间不能早于当前时间。如需立即结束投票，请使用页面上方的“结束投票”按钮。"),
+                _(
+                    "截止时间须至少在10分钟之后。如需立即结束投票，请使用页面右上方的"
+                    "“结束投票”按钮。"
+                ),
             )
         reforms = cleaned.get("reforms")
         max_choices = cleaned.get("max_choices")
         if reforms is not None and max_choices and max_choices > len(reforms):
             self.add_error(
                 "max_choices",
-                _("每票最多可选%(max)d项，但本次投票只有%(count)d个参评条目。")
+                _("每张选票最多可选%(max)d项，但本次投票只有%(count)d项参评经验。")
                 % {"max": max_choices, "count": len(reforms)},
             )
         return cleaned
@@ -137,16 +145,6 @@ class PollAdmin(admin.ModelAdmin):
         (_("计票"), {"fields": ["tally_table"]}),
     ]
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                counted=Count("ballots", filter=Q(ballots__voided_at__isnull=True)),
-                voided=Count("ballots", filter=Q(ballots__voided_at__isnull=False)),
-            )
-        )
-
     def get_readonly_fields(self, request, obj=None):
         fields = ["status_display", "ballot_counts", "closed_at", "closed_by", "tally_table"]
         if obj is not None and obj.status != PollStatus.SCHEDULED:
@@ -173,24 +171,25 @@ class PollAdmin(admin.ModelAdmin):
     def status_display(self, poll):
         return poll.status_label
 
-    @admin.display(description=_("有效选票"), ordering="counted")
+    @admin.display(description=_("有效选票"))
     def ballots_counted(self, poll):
-        return poll.counted
+        return poll.counted_ballots
 
-    @admin.display(description=_("已作废"), ordering="voided")
+    @admin.display(description=_("已作废"), ordering="voided_count")
     def ballots_voided(self, poll):
-        return poll.voided
+        return poll.voided_count
 
     @admin.display(description=_("选票"))
     def ballot_counts(self, poll):
         return _("有效%(counted)d张，已作废%(voided)d张") % {
-            "counted": poll.counted,
-            "voided": poll.voided,
+            "counted": poll.counted_ballots,
+            "voided": poll.voided_count,
         }
 
-    @admin.display(description=_("各条目得票"))
+    @admin.display(description=_("各项得票"))
     def tally_table(self, poll):
-        result = tally(poll)
+        result = recount(poll)  # staff see the count of the ballots themselves
+        mismatch = discrepancies(poll)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}、{}</td><td>{}</td><td>{}</td><td>{}</td>"
@@ -212,15 +211,21 @@ class PollAdmin(admin.ModelAdmin):
             '<table class="tally"><thead><tr><th scope="col">{}</th><th scope="col">{}</th>'
             '<th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th>'
             '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>'
-            "<p>{}</p>",
+            "<p>{}</p>{}",
             _("名次"),
-            _("条目"),
+            _("参评经验"),
             _("单位"),
             _("票数"),
             _("占比"),
-            _("图示"),
+            _("得票比例"),
             rows,
             _("有效票数%(votes)d；已作废的选票不计入。") % {"votes": result.votes},
+            format_html(
+                '<p class="errornote">{}</p>',
+                _("计数核对不一致，请联系技术人员运行 manage.py check_tally。"),
+            )
+            if mismatch
+            else "",
         )
 
     # Close and export: their own pages, each checking its permission.
@@ -234,17 +239,17 @@ class PollAdmin(admin.ModelAdmin):
     def get_urls(self):
         own = [
             path(
-                "<path:object_id>/close/",
+                "<int:object_id>/close/",
                 self.admin_site.admin_view(self.close_view),
                 name="ballots_poll_close",
             ),
             path(
-                "<path:object_id>/export/tally.csv",
+                "<int:object_id>/export/tally.csv",
                 self.admin_site.admin_view(self.export_tally_view),
                 name="ballots_poll_export_tally",
             ),
             path(
-                "<path:object_id>/export/ballots.csv",
+                "<int:object_id>/export/ballots.csv",
                 self.admin_site.admin_view(self.export_ballots_view),
                 name="ballots_poll_export_ballots",
             ),
@@ -271,7 +276,7 @@ class PollAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, _("该投票此前已经结束，未作改动。"), messages.WARNING)
             return HttpResponseRedirect(change_url)
-        result = tally(poll)
+        result = recount(poll)
         context = {
             **self.admin_site.each_context(request),
             "title": _("结束投票"),
@@ -418,12 +423,15 @@ class BallotAdmin(admin.ModelAdmin):
     def status(self, ballot):
         return _("已作废") if ballot.is_voided else _("有效")
 
-    @admin.display(description=_("所选条目"))
+    @admin.display(description=_("所选经验"))
     def chosen(self, ballot):
         return "；".join(str(choice.reform) for choice in ballot.choices.select_related("reform"))
 
     @admin.action(permissions=["void"], description=_("作废所选选票"))
     def void_ballots(self, request, queryset):
+        # "Select all" across pages is carried to the confirmation as select_across plus the
+        # list's filters in the address, not as thousands of ids: a stuffing wave is large.
+        select_across = request.POST.get("select_across") == "1"
         form = VoidForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
             reason = form.cleaned_data["reason"]
@@ -432,7 +440,11 @@ class BallotAdmin(admin.ModelAdmin):
             voided = 0
             for ballot in queryset:
                 if ballot.void(by=request.user, reason=reason, note=note):
-                    self.log_change(request, ballot, f"{_('作废')}：{label}。{note}")
+                    self.log_change(
+                        request,
+                        ballot,
+                        gettext("作废：%(reason)s。%(note)s") % {"reason": label, "note": note},
+                    )
                     voided += 1
             self.message_user(
                 request,
@@ -448,7 +460,10 @@ class BallotAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": _("作废选票"),
             "opts": self.opts,
-            "ballots": queryset.select_related("poll"),
+            "count": queryset.count(),
+            "sample": queryset.select_related("poll")[:50],
+            "select_across": select_across,
+            "selected_ids": [] if select_across else request.POST.getlist("_selected_action"),
             "form": form,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }

@@ -9,14 +9,14 @@ import csv
 from django.utils import timezone
 
 from .models import Choice, VoidReason
-from .tally import tally
+from .tally import recount
 
 BOM = "\ufeff"
 TALLY_HEADER = ["序号", "标题", "单位", "票数", "占比", "名次"]
 BALLOTS_HEADER = [
     "回执编号",
     "投票时间（北京时间）",
-    "所选条目序号",
+    "所选经验序号",
     "状态",
     "作废原因",
     "作废时间",
@@ -59,7 +59,7 @@ def filename(poll, kind, moment):
 
 def tally_lines(poll, moment):
     """The tally: one row per entry, then, after an empty row, what the numbers mean."""
-    result = tally(poll)
+    result = recount(poll)  # the ballots themselves, not the running counts
     yield BOM
     yield from _lines([TALLY_HEADER])
     yield from _lines(

@@ -64,7 +64,7 @@ class BallotForm(Form):
         coerce=int,
         error_messages={
             "required": _("请至少选择一项改革创新经验。"),
-            "invalid_choice": _("所选条目不在本次评选范围内，请重新选择。"),
+            "invalid_choice": _("所选经验不在本次评选范围内，请重新选择。"),
         },
     )
 
@@ -94,7 +94,7 @@ class BallotForm(Form):
     def clean_choices(self):
         numbers = self.cleaned_data["choices"]
         if len(set(numbers)) != len(numbers):
-            raise ValidationError(_("同一条目只能选择一次。"), code="duplicate")
+            raise ValidationError(_("同一项经验只能选择一次。"), code="duplicate")
         if len(numbers) > self.poll.max_choices:
             raise ValidationError(
                 _("本次评选每张选票最多选择%(max)d项，您选择了%(count)d项。"),

@@ -14,6 +14,7 @@ from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—]")
@@ -85,7 +86,8 @@ def normalise_id_number(raw, region_prefixes=()):
         raise ValidationError(
             _("本次评选仅限本地居民参加，身份证号码须以 %(prefixes)s 开头，请核对。"),
             code="id_region",
-            params={"prefixes": "、".join(region_prefixes)},
+            # The separator is translated too: "3703、3713", in English "3703, 3713".
+            params={"prefixes": gettext("、").join(region_prefixes)},
         )
     return value
 

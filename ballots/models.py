@@ -56,12 +56,12 @@ class PollQuerySet(models.QuerySet):
 class Poll(models.Model):
     title = models.CharField(_("标题"), max_length=200)
     slug = models.SlugField(
-        _("代号"),
+        _("英文标识"),
         unique=True,
         help_text=_("英文字母、数字和连字符，用于命令行导出和关闭投票，例如 reform-2016。"),
     )
     intro = models.TextField(_("说明"), blank=True)
-    reforms = models.ManyToManyField(Reform, verbose_name=_("参评条目"), related_name="polls")
+    reforms = models.ManyToManyField(Reform, verbose_name=_("参评经验"), related_name="polls")
     opens_at = models.DateTimeField(_("开始时间"), default=timezone.now)
     closes_at = models.DateTimeField(
         _("截止时间"),
@@ -70,10 +70,10 @@ class Poll(models.Model):
         help_text=_("北京时间。留空表示一直开放，直到工作人员结束投票。"),
     )
     max_choices = models.PositiveSmallIntegerField(
-        _("每票最多可选"),
+        _("每张选票最多可选项数"),
         default=1,
         validators=[MinValueValidator(1)],
-        help_text=_("一张选票最多可以选择的条目数。"),
+        help_text=_("一张选票最多可以选择的项数。"),
     )
     require_id_number = models.BooleanField(
         _("需填写身份证号码"),
@@ -81,7 +81,7 @@ class Poll(models.Model):
         help_text=_("勾选后，投票时还须填写居民身份证号码，每个号码只能投一次。"),
     )
     id_region_prefixes = models.CharField(
-        _("限定地区代码"),
+        _("限定身份证地区代码"),
         max_length=100,
         blank=True,
         validators=[
@@ -96,9 +96,13 @@ class Poll(models.Model):
     results_visible_while_open = models.BooleanField(
         _("投票期间公开结果"),
         default=False,
-        help_text=_("勾选后，投票进行中也显示各条目票数；否则只显示参与人数，结束后公布结果。"),
+        help_text=_("勾选后，投票进行中也公布各项得票；否则只显示有效选票数，投票结束后公布结果。"),
     )
-    closed_at = models.DateTimeField(_("结束于"), null=True, blank=True, editable=False)
+    # Running counts, kept in the ballot's own transaction (cast_ballot, Ballot.void) under the
+    # poll's row lock: the public pages read them instead of counting a million rows.
+    ballot_count = models.PositiveIntegerField(_("已投选票"), default=0, editable=False)
+    voided_count = models.PositiveIntegerField(_("已作废选票"), default=0, editable=False)
+    closed_at = models.DateTimeField(_("实际结束时间"), null=True, blank=True, editable=False)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("结束操作人"),
@@ -120,7 +124,7 @@ class Poll(models.Model):
             models.CheckConstraint(
                 condition=Q(max_choices__gte=1),
                 name="ballots_poll_max_choices_positive",
-                violation_error_message=_("每票最多可选的条目数至少为1。"),
+                violation_error_message=_("每张选票最多可选项数至少为1。"),
             ),
             models.CheckConstraint(
                 condition=Q(closes_at__isnull=True) | Q(closes_at__gt=models.F("opens_at")),
@@ -159,6 +163,10 @@ class Poll(models.Model):
 
     def is_open_at(self, now):
         return self.status_at(now) == PollStatus.OPEN
+
+    @property
+    def counted_ballots(self):
+        return self.ballot_count - self.voided_count
 
     @property
     def region_prefixes(self):
@@ -214,6 +222,8 @@ class Poll(models.Model):
                     phone_masked=phone_masked,
                 )
                 Choice.objects.bulk_create(Choice(ballot=ballot, reform=r) for r in reforms)
+                VoteCount.add(poll, [reform.pk for reform in reforms], +1)
+                Poll.objects.filter(pk=poll.pk).update(ballot_count=F("ballot_count") + 1)
         except IntegrityError:
             existing = Ballot.objects.filter(poll=self, citizen_hash=citizen_hash).first()
             if existing is not None:
@@ -243,8 +253,8 @@ def new_receipt():
 
 
 class VoidReason(models.TextChoices):
-    STUFFING = "stuffing", _("刷票")
-    DUPLICATE_IDENTITY = "duplicate_identity", _("重复身份")
+    STUFFING = "stuffing", _("疑似刷票")
+    DUPLICATE_IDENTITY = "duplicate_identity", _("身份重复")
     TEST_DATA = "test_data", _("测试数据")
     OTHER = "other", _("其他")
 
@@ -269,7 +279,7 @@ class Ballot(models.Model):
     cast_at = models.DateTimeField(_("投票时间"), default=timezone.now)
     receipt = models.CharField(_("回执编号"), max_length=RECEIPT_LENGTH)
     network = models.CharField(
-        _("来源网段"),
+        _("来源IP地址段"),
         max_length=50,
         blank=True,
         help_text=_("投票者IP地址所在网段（IPv4取前24位），仅供核查刷票。"),
@@ -326,9 +336,19 @@ class Ballot(models.Model):
         Returns False if it was already voided (by someone else a moment ago, say).
         """
         now = timezone.now()
-        voided = Ballot.objects.filter(pk=self.pk, voided_at__isnull=True).update(
-            voided_at=now, voided_by=by, void_reason=reason, void_note=note
-        )
+        with transaction.atomic():
+            # The poll's lock first, as cast_ballot() takes it: the same order of locks in
+            # both, so a vote and a voiding can never wait on each other in a circle.
+            poll = Poll.objects.select_for_update().get(pk=self.poll_id)
+            voided = Ballot.objects.filter(pk=self.pk, voided_at__isnull=True).update(
+                voided_at=now, voided_by=by, void_reason=reason, void_note=note
+            )
+            if voided:
+                reforms = Choice.objects.filter(ballot_id=self.pk).values_list(
+                    "reform_id", flat=True
+                )
+                VoteCount.add(poll, list(reforms), -1)
+                Poll.objects.filter(pk=poll.pk).update(voided_count=F("voided_count") + 1)
         if voided:
             self.voided_at, self.voided_by, self.void_reason, self.void_note = (
                 now,
@@ -352,18 +372,55 @@ class Choice(models.Model):
         Ballot, verbose_name=_("选票"), on_delete=models.CASCADE, related_name="choices"
     )
     reform = models.ForeignKey(
-        Reform, verbose_name=_("条目"), on_delete=models.PROTECT, related_name="+"
+        Reform, verbose_name=_("经验"), on_delete=models.PROTECT, related_name="+"
     )
 
     class Meta:
-        verbose_name = _("所选条目")
-        verbose_name_plural = _("所选条目")
+        verbose_name = _("所选经验")
+        verbose_name_plural = _("所选经验")
         constraints = [
             models.UniqueConstraint(fields=["ballot", "reform"], name="ballots_choice_distinct"),
         ]
 
     def __str__(self):
         return str(self.reform)
+
+
+class VoteCount(models.Model):
+    """Counted votes for one entry in one poll: what the results page reads.
+
+    Changed only inside cast_ballot() and Ballot.void(), under the poll's row lock, in the same
+    transaction as the ballot itself, so it is exact, not an estimate. `manage.py check_tally`
+    recounts from the ballots and compares.
+    """
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="vote_counts")
+    reform = models.ForeignKey(Reform, on_delete=models.PROTECT, related_name="+")
+    votes = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("得票计数")
+        verbose_name_plural = _("得票计数")
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "reform"], name="ballots_one_count_per_entry"),
+        ]
+
+    def __str__(self):
+        return f"{self.reform}: {self.votes}"
+
+    @classmethod
+    def add(cls, poll, reform_ids, delta):
+        """Add delta to each entry's count. The caller holds the poll's row lock."""
+        counts = cls.objects.filter(poll=poll, reform_id__in=reform_ids)
+        if counts.update(votes=F("votes") + delta) == len(reform_ids):
+            return
+        # The first vote for an entry in this poll: its row does not exist yet.
+        existing = set(counts.values_list("reform_id", flat=True))
+        cls.objects.bulk_create(
+            cls(poll=poll, reform_id=reform_id, votes=delta)
+            for reform_id in reform_ids
+            if reform_id not in existing
+        )
 
 
 class CodeCheck(models.TextChoices):

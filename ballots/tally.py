@@ -1,12 +1,18 @@
-"""The count: counted (not voided) votes per entry, ranked, with shares."""
+"""The count: counted (not voided) votes per entry, ranked, with shares.
 
+Two ways to the same numbers. `tally()` reads the running counts (VoteCount), a handful of rows
+whatever the number of ballots: for the public results page. `recount()` counts the ballots
+themselves in one aggregate query: for the official export, the admin and `check_tally`.
+"""
+
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
 from reforms.models import Reform
 
-from .models import Ballot, Choice
+from .models import Ballot, Choice, VoteCount
 
 
 @dataclass(frozen=True)
@@ -15,6 +21,12 @@ class TallyRow:
     votes: int
     share: float  # of all counted votes, 0…1
     rank: int  # ties share a rank: 1, 2, 2, 4
+    tied: bool  # another entry has the same rank
+    bar: float  # bar length in percent, the leading entry's being 100
+
+    @property
+    def percent(self):
+        return round(self.share * 100, 2)
 
 
 @dataclass(frozen=True)
@@ -24,29 +36,67 @@ class Tally:
     ballots: int  # counted ballots
     voided: int  # voided ballots, left out of everything above
 
+    def votes_by_number(self):
+        return {row.reform.number: row.votes for row in self.rows}
+
+
+def _ranked(poll, counts, ballots, voided):
+    # The entries the poll offers, and any that received votes before staff took them off it.
+    reforms = Reform.objects.filter(Q(pk__in=poll.reforms.values("pk")) | Q(pk__in=counts))
+    ordered = sorted(reforms, key=lambda reform: (-counts.get(reform.pk, 0), reform.number))
+    total = sum(counts.values())
+    most = max(counts.values(), default=0)
+    ranks, rank, previous = [], 0, None
+    for position, reform in enumerate(ordered, start=1):
+        votes = counts.get(reform.pk, 0)
+        if votes != previous:
+            rank, previous = position, votes
+        ranks.append((reform, votes, rank))
+    shared = Counter(rank for _, _, rank in ranks)
+    rows = [
+        TallyRow(
+            reform,
+            votes,
+            share=votes / total if total else 0.0,
+            rank=rank,
+            tied=shared[rank] > 1,
+            bar=100 * votes / most if most else 0.0,
+        )
+        for reform, votes, rank in ranks
+    ]
+    return Tally(rows, total, ballots, voided)
+
 
 def tally(poll):
-    """One aggregate query for the votes, one for the entries, one for the ballot counts."""
+    """From the running counts: constant cost, exact (they move with each ballot)."""
+    counts = dict(VoteCount.objects.filter(poll=poll).values_list("reform_id", "votes"))
+    return _ranked(poll, counts, poll.counted_ballots, poll.voided_count)
+
+
+def recount(poll):
+    """From the ballots themselves: one aggregate query for the votes, one for the ballots."""
     counts = dict(
         Choice.objects.filter(ballot__poll=poll, ballot__voided_at__isnull=True)
         .order_by()
         .values_list("reform_id")
         .annotate(votes=Count("pk"))
     )
-    # The entries the poll offers, and any that received votes before staff took them off it.
-    reforms = Reform.objects.filter(Q(pk__in=poll.reforms.values("pk")) | Q(pk__in=counts))
-    ranked = sorted(reforms, key=lambda reform: (-counts.get(reform.pk, 0), reform.number))
-    total = sum(counts.values())
-
-    rows, rank, previous = [], 0, None
-    for position, reform in enumerate(ranked, start=1):
-        votes = counts.get(reform.pk, 0)
-        if votes != previous:
-            rank, previous = position, votes
-        rows.append(TallyRow(reform, votes, votes / total if total else 0.0, rank))
-
     ballots = Ballot.objects.filter(poll=poll).aggregate(
         counted=Count("pk", filter=Q(voided_at__isnull=True)),
         voided=Count("pk", filter=Q(voided_at__isnull=False)),
     )
-    return Tally(rows, total, ballots["counted"], ballots["voided"])
+    return _ranked(poll, counts, ballots["counted"], ballots["voided"])
+
+
+def discrepancies(poll):
+    """Where the running counts and a recount disagree; empty when they agree, as they must."""
+    poll.refresh_from_db(fields=["ballot_count", "voided_count"])
+    fast, exact = tally(poll), recount(poll)
+    found = [
+        (number, fast.votes_by_number().get(number, 0), votes)
+        for number, votes in exact.votes_by_number().items()
+        if fast.votes_by_number().get(number, 0) != votes
+    ]
+    if (fast.ballots, fast.voided) != (exact.ballots, exact.voided):
+        found.append(("ballots", (fast.ballots, fast.voided), (exact.ballots, exact.voided)))
+    return found

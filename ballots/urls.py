@@ -9,4 +9,5 @@ urlpatterns = [
     path("verify/", views.verify, name="verify"),
     path("vote/", views.vote, name="vote"),
     path("vote/done/", views.vote_done, name="vote_done"),
+    path("results/", views.results, name="results"),
 ]

@@ -7,9 +7,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from reforms.models import Reform
@@ -34,6 +35,7 @@ from .models import (
     PollStatus,
     VerificationCode,
 )
+from .tally import tally
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +200,9 @@ def _already_voted(request, poll, ballot, status=200):
     )
 
 
-@never_cache
+# Not no-store: a browser may then keep the page in its history, so a citizen who opens an
+# entry from the ballot and comes back finds the choices they had made.
+@cache_control(private=True, no_cache=True, must_revalidate=True)
 @require_http_methods(["GET", "POST"])
 def vote(request):
     poll = Poll.objects.current()
@@ -235,7 +239,7 @@ def vote(request):
             return _not_open(request, refused.poll, status=409)
         except InvalidChoices:
             # The entries changed between the page and the vote (staff unpublished one).
-            form.add_error("choices", _("所选条目已有变动，请重新选择。"))
+            form.add_error("choices", _("所选经验已有变动，请重新选择。"))
         else:
             request.session[RECEIPTS] = {
                 **request.session.get(RECEIPTS, {}),
@@ -259,6 +263,34 @@ def vote_done(request):
     if ballot is None:
         return redirect("ballots:vote")
     return render(request, "ballots/vote_done.html", {"ballot": ballot, "poll": ballot.poll})
+
+
+def _time_left(poll, now):
+    if poll.closes_at is None:
+        return None
+    seconds = max(0, int((poll.closes_at - now).total_seconds()))
+    days, seconds = divmod(seconds, 24 * 3600)
+    hours, seconds = divmod(seconds, 3600)
+    return {"days": days, "hours": hours, "minutes": seconds // 60}
+
+
+@require_safe
+def results(request):
+    """Turnout while voting is open; the ranked result once closed (or earlier, if staff allow).
+
+    Reads the running counts (ballots.tally.tally): a few rows whatever the number of ballots.
+    """
+    poll = Poll.objects.current()
+    context = {"poll": poll}
+    if poll is not None:
+        status = poll.status
+        visible = status == PollStatus.CLOSED or (
+            status == PollStatus.OPEN and poll.results_visible_while_open
+        )
+        context["result"] = tally(poll) if visible else None
+        if status == PollStatus.OPEN:
+            context["time_left"] = _time_left(poll, timezone.now())
+    return render(request, "ballots/results.html", context)
 
 
 def rate_limited(request, exception):

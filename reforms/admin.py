@@ -1,9 +1,27 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Reform
+
+
+class UnitFilter(admin.SimpleListFilter):
+    """By unit; a value that is not one of the units is ignored, never sent to the database."""
+
+    title = _("责任单位")
+    parameter_name = "unit"
+
+    def lookups(self, request, model_admin):
+        units = Reform.objects.order_by("unit").values_list("unit", flat=True).distinct()
+        return [(unit, unit) for unit in units]
+
+    def queryset(self, request, queryset):
+        if self.value() in {unit for unit, _ in self.lookup_choices}:
+            return queryset.filter(unit=self.value())
+        return queryset
 
 
 @admin.register(Reform)
@@ -12,11 +30,28 @@ class ReformAdmin(SimpleHistoryAdmin):
 
     list_display = ["number", "title", "unit", "published", "order"]
     list_display_links = ["number", "title"]
-    list_filter = ["published", "unit"]
+    list_filter = ["published", UnitFilter]
     search_fields = ["title", "unit", "summary", "body"]
     ordering = ["order", "number"]
     actions = ["publish", "unpublish"]
     history_list_display = ["published"]
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """A version of an entry, and restoring it: restoring is a change, so it needs the
+        permission to change, and the admin log says which version came back."""
+        if not (str(object_id).isdigit() and str(version_id).isdigit()):
+            raise Http404
+        if request.method == "POST":
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            request.restored_version = version_id
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def log_change(self, request, obj, message):
+        version = getattr(request, "restored_version", None)
+        if version is not None:
+            message = gettext("从修改记录恢复（版本 #%(version)s）") % {"version": version}
+        return super().log_change(request, obj, message)
 
     def _set_published(self, request, queryset, published, message):
         changed = 0
@@ -29,24 +64,24 @@ class ReformAdmin(SimpleHistoryAdmin):
             changed += 1
         return changed
 
-    @admin.action(permissions=["change"], description=_("发布所选条目"))
+    @admin.action(permissions=["change"], description=_("发布所选经验"))
     def publish(self, request, queryset):
         changed = self._set_published(request, queryset, True, _("发布"))
         self.message_user(
             request,
-            ngettext("已发布%(count)d个条目。", "已发布%(count)d个条目。", changed)
+            ngettext("已发布%(count)d项经验。", "已发布%(count)d项经验。", changed)
             % {"count": changed},
             messages.SUCCESS,
         )
 
-    @admin.action(permissions=["change"], description=_("取消发布所选条目"))
+    @admin.action(permissions=["change"], description=_("撤回发布所选经验"))
     def unpublish(self, request, queryset):
-        changed = self._set_published(request, queryset, False, _("取消发布"))
+        changed = self._set_published(request, queryset, False, _("撤回发布"))
         self.message_user(
             request,
             ngettext(
-                "已取消发布%(count)d个条目，网站上不再显示，也不能被选择。",
-                "已取消发布%(count)d个条目，网站上不再显示，也不能被选择。",
+                "已撤回发布%(count)d项经验：网站上不再显示，群众也不能投票选择。",
+                "已撤回发布%(count)d项经验：网站上不再显示，群众也不能投票选择。",
                 changed,
             )
             % {"count": changed},

@@ -44,7 +44,7 @@ class Reform(models.Model):
     published = models.BooleanField(
         _("已发布"),
         default=True,
-        help_text=_("取消勾选后，该条目不在网站上显示，也不能被选择投票。"),
+        help_text=_("取消勾选后，该项经验不在网站上显示，群众也不能投票选择该项。"),
     )
     order = models.PositiveSmallIntegerField(
         _("显示顺序"),

@@ -79,3 +79,13 @@ def citizen(client, poll):
     """A client whose session has verified 138 1234 5678."""
     verify(client)
     return client
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Lets a fixture see, at teardown, whether its test failed (the browser tests then keep
+    # their screenshots).
+    report = yield
+    if report.when == "call":
+        item.report_call = report
+    return report

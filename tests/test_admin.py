@@ -4,9 +4,9 @@ import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -96,7 +96,7 @@ def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
         {"action": "unpublish", "_selected_action": [entry.pk]},
         follow=True,
     )
-    assert "已取消发布1个条目" in text(response)
+    assert "已撤回发布1项经验" in text(response)
     assert client.get("/reforms/3/").status_code == 404
 
     moderator.post("/admin/reforms/reform/", {"action": "publish", "_selected_action": [entry.pk]})
@@ -104,7 +104,7 @@ def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
     assert list(entry.history.values_list("published", flat=True)) == [True, False, True]
     assert list(
         LogEntry.objects.filter(object_id=str(entry.pk)).values_list("change_message", flat=True)
-    ) == ["发布", "取消发布"]
+    ) == ["发布", "撤回发布"]
 
 
 def test_an_edit_is_kept_in_history_and_can_be_restored(moderator, client, poll):
@@ -201,18 +201,70 @@ def poll_form(poll, **changes):
 
 def test_rules_of_an_open_poll_cannot_change(moderator, poll):
     url = f"/admin/ballots/poll/{poll.pk}/change/"
-    response = moderator.post(url, poll_form(poll, title="新标题", max_choices=3))
+    changes = {
+        "title": "新标题",
+        "max_choices": 3,
+        "reforms": [Reform.objects.get(number=1).pk],
+        "require_id_number": "on",
+        "id_region_prefixes": "3703",
+        "opens_at_0": "2030-01-01",
+    }
+    response = moderator.post(url, poll_form(poll, **changes))
     assert response.status_code == 302
     poll.refresh_from_db()
     assert poll.title == "新标题"  # wording may change
-    assert poll.max_choices == 1  # the rules may not
+    # The rules may not.
+    assert poll.max_choices == 1
+    assert poll.reforms.count() == 15
+    assert not poll.require_id_number and poll.id_region_prefixes == ""
+    assert poll.opens_at < timezone.now()
+
+
+def test_a_poll_cannot_be_closed_by_its_dates(moderator, poll, admin_client):
+    scheduled = type(poll).objects.create(
+        title="第二轮", slug="second", opens_at=timezone.now() + timezone.timedelta(days=1)
+    )
+    scheduled.reforms.set(poll.reforms.all())
+    url = f"/admin/ballots/poll/{scheduled.pk}/change/"
+    past = {"opens_at_0": "2024-01-01", "opens_at_1": "00:00", "closes_at_0": "2024-01-02",
+            "closes_at_1": "00:00"}  # fmt: skip
+    response = moderator.post(url, poll_form(scheduled, **past))
+    assert "截止时间须至少在10分钟之后" in text(response)
+    scheduled.refresh_from_db()
+    assert scheduled.status == "scheduled"
+
+    soon = timezone.localtime() + timezone.timedelta(minutes=2)
+    response = moderator.post(
+        f"/admin/ballots/poll/{poll.pk}/change/",
+        poll_form(poll, closes_at_0=f"{soon:%Y-%m-%d}", closes_at_1=f"{soon:%H:%M:%S}"),
+    )
+    assert "截止时间须至少在10分钟之后" in text(response)
+
+    added = admin_client.post(
+        "/admin/ballots/poll/add/",
+        poll_form(poll, slug="already-over", max_choices=1, **past),
+    )
+    assert "截止时间须至少在10分钟之后" in text(added)
+    assert not type(poll).objects.filter(slug="already-over").exists()
+
+
+def test_out_of_range_dates_get_a_message(moderator, poll):
+    scheduled = type(poll).objects.create(
+        title="第二轮", slug="second", opens_at=timezone.now() + timezone.timedelta(days=1)
+    )
+    response = moderator.post(
+        f"/admin/ballots/poll/{scheduled.pk}/change/",
+        poll_form(scheduled, opens_at_0="0001-01-01", opens_at_1="00:00"),
+    )
+    assert response.status_code == 200
+    assert "请填写2000年至2100年之间的时间" in text(response)
 
 
 def test_closing_time_cannot_be_moved_into_the_past(moderator, poll):
     url = f"/admin/ballots/poll/{poll.pk}/change/"
     response = moderator.post(url, poll_form(poll, closes_at_0="2020-01-01", closes_at_1="00:00"))
     assert response.status_code == 200
-    assert "截止时间不能早于当前时间" in text(response)
+    assert "截止时间须至少在10分钟之后" in text(response)
     poll.refresh_from_db()
     assert poll.closes_at is None
 
@@ -220,10 +272,24 @@ def test_closing_time_cannot_be_moved_into_the_past(moderator, poll):
 def test_a_closed_poll_cannot_be_reopened(moderator, poll):
     poll.close()
     url = f"/admin/ballots/poll/{poll.pk}/change/"
-    moderator.post(url, poll_form(poll, closes_at_0="2099-01-01", closes_at_1="00:00"))
+    response = moderator.post(url, poll_form(poll, closes_at_0="2099-01-01", closes_at_1="00:00"))
+    assert response.status_code == 302
     poll.refresh_from_db()
     assert poll.closes_at is None and poll.closed_at is not None
     assert poll.status == "closed"
+
+
+def test_a_poll_closed_by_its_schedule_cannot_be_reopened(moderator, poll):
+    type(poll).objects.filter(pk=poll.pk).update(
+        opens_at=timezone.now() - timezone.timedelta(days=2),
+        closes_at=timezone.now() - timezone.timedelta(days=1),
+    )
+    poll.refresh_from_db()
+    url = f"/admin/ballots/poll/{poll.pk}/change/"
+    moderator.post(url, poll_form(poll, closes_at_0="2099-01-01", closes_at_1="00:00"))
+    poll.refresh_from_db()
+    assert poll.status == "closed"
+    assert poll.closes_at < timezone.now()
 
 
 # --- Ballots -------------------------------------------------------------------------------------
@@ -306,6 +372,28 @@ def test_voiding_asks_for_a_reason_and_records_it(moderator, poll):
     assert "有效1张，已作废2张" in tally
 
 
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=40)
+def test_voiding_every_ballot_of_a_filtered_list_at_once(moderator, poll):
+    # More ballots than a request may carry fields: "select all" must not send their ids.
+    cast(poll, *[[n % 15 + 1] for n in range(60)])
+    listing = "/admin/ballots/ballot/?status=counted"
+    select_all = {"action": "void_ballots", "select_across": "1", "index": "0",
+                  "_selected_action": [Ballot.objects.first().pk]}  # fmt: skip
+    asked = moderator.post(listing, select_all)
+    assert "作废所选的60张选票" in text(asked)
+    assert "以上仅列出前50张" in text(asked)
+    assert '<input type="hidden" name="select_across" value="1">' in text(asked)
+    assert text(asked).count('name="_selected_action"') == 1  # not sixty ids
+    confirm = {"action": "void_ballots", "select_across": "1", "index": "0", "apply": "1",
+               "_selected_action": [Ballot.objects.first().pk],
+               "reason": "stuffing", "note": "同一时段集中投票"}  # fmt: skip
+    done = moderator.post(listing, confirm, follow=True)
+    assert "已作废60张选票" in text(done)
+    assert not Ballot.objects.filter(voided_at__isnull=True).exists()
+    poll.refresh_from_db()
+    assert poll.counted_ballots == 0 and poll.voided_count == 60
+
+
 def test_voiding_twice_changes_nothing(moderator, poll, admin_user):
     [ballot] = cast(poll, [3])
     ballot.void(by=admin_user, reason=VoidReason.TEST_DATA, note="第一次")
@@ -328,10 +416,10 @@ def test_roles_exist_with_their_permissions(db):
 
 
 def test_statistician_sees_the_tally_and_exports_only(statistician, poll):
-    [ballot] = cast(poll, [3])
+    cast(poll, [3])
     page = statistician.get(f"/admin/ballots/poll/{poll.pk}/change/")
     assert page.status_code == 200
-    assert "各条目得票" in text(page) and "导出计票结果（CSV）" in text(page)
+    assert "各项得票" in text(page) and "导出计票结果（CSV）" in text(page)
     assert "结束投票</a>" not in text(page)
     assert statistician.get(f"/admin/ballots/poll/{poll.pk}/export/tally.csv").status_code == 200
 
@@ -339,10 +427,61 @@ def test_statistician_sees_the_tally_and_exports_only(statistician, poll):
     assert statistician.get(f"/admin/ballots/poll/{poll.pk}/close/").status_code == 403
     assert statistician.post(f"/admin/ballots/poll/{poll.pk}/close/").status_code == 403
     assert statistician.get("/admin/ballots/ballot/").status_code == 403
-    void(statistician, [ballot], apply="1", reason="stuffing", note="x")
+    form = poll_form(poll, title="改名")
+    assert statistician.post(f"/admin/ballots/poll/{poll.pk}/change/", form).status_code == 403
+    statistician.post(
+        "/admin/ballots/poll/", {"action": "close_selected", "_selected_action": [poll.pk]}
+    )
+    first = Reform.objects.get(number=3).history.earliest()
+    restore = f"/admin/reforms/reform/{first.id}/history/{first.history_id}/"
+    assert statistician.post(restore, {"title": "x"}).status_code == 403
     poll.refresh_from_db()
+    assert poll.closed_at is None and poll.title != "改名"
+
+
+def test_seeing_ballots_is_not_voiding_them(make_staff, poll):
+    viewer = make_staff("viewer")
+    viewer.user.user_permissions.add(Permission.objects.get(codename="view_ballot"))
+    [ballot] = cast(poll, [3])
+    listing = text(viewer.get("/admin/ballots/ballot/"))
+    assert ballot.receipt in listing and "void_ballots" not in listing
+    void(viewer, [ballot], apply="1", reason="stuffing", note="x")
     ballot.refresh_from_db()
-    assert poll.closed_at is None and not ballot.is_voided
+    assert not ballot.is_voided
+
+
+def test_restoring_a_version_needs_the_right_to_change(make_staff, poll, moderator):
+    reader = make_staff("reader")
+    reader.user.user_permissions.add(Permission.objects.get(codename="view_reform"))
+    entry = Reform.objects.get(number=3)
+    first = entry.history.earliest()
+    url = f"/admin/reforms/reform/{entry.pk}/history/{first.history_id}/"
+    assert reader.get(url).status_code == 200  # may look
+    form = {"number": 3, "title": "被篡改", "unit": entry.unit, "summary": entry.summary,
+            "body": entry.body, "order": entry.order}  # fmt: skip
+    assert reader.post(url, form).status_code == 403
+    assert Reform.objects.get(number=3).title == entry.title
+
+    assert moderator.post(url, {**form, "title": entry.title, "published": "on"}).status_code == 302
+    log = LogEntry.objects.filter(object_id=str(entry.pk)).latest("action_time")
+    assert log.get_change_message() == f"从修改记录恢复（版本 #{first.history_id}）"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/ballots/poll/abc/close/",
+        "/admin/ballots/poll/abc/export/tally.csv",
+        "/admin/ballots/poll/999999/close/",
+        "/admin/reforms/reform/abc/history/1/",
+        "/admin/reforms/reform/3/history/abc/",
+        "/admin/reforms/reform/?unit=%00",
+        "/admin/ballots/ballot/?hour=99",
+        "/admin/ballots/ballot/?q=%00",
+    ],
+)
+def test_odd_admin_addresses_never_end_in_a_500(admin_client, poll, path):
+    assert admin_client.get(path).status_code in {200, 301, 302, 404}
 
 
 def test_staff_without_the_permission_cannot_export_even_by_url(make_staff, poll):
@@ -375,7 +514,7 @@ def test_admin_login_locks_after_five_failures(moderator):
     assert login(attacker, "wrong-password").status_code == 429  # the fifth failure locks
     locked = login(attacker, "long-enough-pw-1")
     assert locked.status_code == 429
-    assert "登录已暂停" in text(locked)
+    assert "账号已临时锁定" in text(locked)
     # The lock is on this username from this address: the real user elsewhere still logs in.
     assert login(Client(REMOTE_ADDR="198.51.100.10"), "long-enough-pw-1").status_code == 302
 

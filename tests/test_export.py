@@ -2,10 +2,16 @@
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from ballots import export
 from ballots.models import VoidReason
@@ -69,10 +75,18 @@ def test_tally_csv_opens_in_excel_with_counts_shares_and_ranks(admin_client, vot
 def test_formulas_in_titles_are_neutralised(admin_client, poll):
     Reform.objects.filter(number=2).update(title='=HYPERLINK("http://x")', unit="+区")
     Reform.objects.filter(number=4).update(title="@SUM(A1)", unit="-1")
-    table, _ = parse(download(admin_client, poll)[1])
+    Reform.objects.filter(number=6).update(title="\t=1+1", unit="\r=2")
+    type(poll).objects.filter(pk=poll.pk).update(title="=cmd|' /C calc'!A0")
+    poll.refresh_from_db()
+    table, about = parse(download(admin_client, poll)[1])
     by_number = {row[0]: row for row in table[1:]}
     assert by_number["2"][1:3] == ['\'=HYPERLINK("http://x")', "'+区"]
     assert by_number["4"][1:3] == ["'@SUM(A1)", "'-1"]
+    assert by_number["6"][1:3] == ["'\t=1+1", "'\r=2"]
+    assert ["投票活动", "'=cmd|' /C calc'!A0"] in about
+    for row in table + about:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
 def test_command_and_button_produce_the_same_bytes(admin_client, votes, tmp_path):
@@ -84,6 +98,42 @@ def test_command_and_button_produce_the_same_bytes(admin_client, votes, tmp_path
     to_stdout = io.StringIO()
     call_command("export_tally", stdout=to_stdout)  # the current poll by default
     assert to_stdout.getvalue().encode("utf-8") == from_admin
+
+
+@pytest.mark.django_db(transaction=True)  # committed, so another process sees the ballots
+def test_command_writes_the_same_bytes_to_its_standard_output(admin_client, votes):
+    # A real process, so the bytes go through sys.stdout, not a test's StringIO. It reads the
+    # test database: the same SQLite file, or the same PostgreSQL test database by name.
+    _, from_admin = download(admin_client, votes)
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        url = (f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+               f"{database['PORT'] or 5432}/{database['NAME']}")  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "export_tally"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url},
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.startswith(b"\xef\xbb\xbf")
+
+    def without_time(data):
+        return [line for line in data.splitlines() if "导出时间".encode() not in line]
+
+    assert without_time(result.stdout) == without_time(from_admin)
+
+
+def test_each_export_is_in_the_admin_log(admin_client, poll):
+    download(admin_client, poll)
+    download(admin_client, poll, "ballots")
+    messages = set(
+        LogEntry.objects.filter(object_id=str(poll.pk)).values_list("change_message", flat=True)
+    )
+    assert {"导出计票结果（CSV）", "导出选票明细（CSV）"} <= messages
 
 
 def test_command_names_a_missing_poll(poll):
@@ -106,7 +156,7 @@ def test_ballot_audit_lists_every_ballot_without_personal_data(
     assert table[0] == [
         "回执编号",
         "投票时间（北京时间）",
-        "所选条目序号",
+        "所选经验序号",
         "状态",
         "作废原因",
         "作废时间",

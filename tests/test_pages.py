@@ -23,7 +23,7 @@ def test_home_lists_the_fifteen_entries_in_order(client, poll):
     assert response.status_code == 200
     html = text(response)
     assert '<html lang="zh-Hans">' in html
-    assert '<h1 id="poll-title">淄博市改革创新经验评选</h1>' in html
+    assert '<h1 id="poll-title" lang="zh-Hans">淄博市改革创新经验评选</h1>' in html
     assert "15项改革创新经验" in html
     positions = [html.index(f"{title}</a>") for title in TITLES.values()]
     assert positions == sorted(positions)
@@ -82,8 +82,8 @@ def test_entry_page_shows_the_whole_text_unit_and_neighbours(client, poll):
     response = client.get("/reforms/3/")
     assert response.status_code == 200
     html = text(response)
-    assert f"<h1>{TITLES[3]}</h1>" in html
-    assert "责任单位：张店区" in html
+    assert f'<h1 lang="zh-Hans">{TITLES[3]}</h1>' in html
+    assert '责任单位：<span lang="zh-Hans">张店区</span>' in html
     assert "全区110接报总警情同比下降4.5%,入室盗窃警情同比下降28.3%。" in html
     # The whole paragraph, not an excerpt (quotes survive HTML escaping unchanged).
     assert reform.body in html

@@ -36,8 +36,9 @@ def fetch(url, **headers):
         return error.code, dict(error.headers), error.read()
 
 
-@pytest.fixture
-def site(tmp_path):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("site")
     port = free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -102,6 +103,15 @@ def test_gunicorn_serves_the_entries_and_hashed_static_files(site):
     assert status == 200
     assert headers.get("Content-Encoding") == "gzip"
     assert "max-age=315360000" in headers["Cache-Control"]
+
+
+def test_home_page_weighs_under_60_kb_with_everything_it_loads(site):
+    from bench.page_weight import page_weight
+
+    resources = page_weight(f"{site}/")
+    assert len(resources) >= 2  # the page and its stylesheet
+    assert all(url.startswith(site) for url, _, _ in resources)  # nothing from other sites
+    assert sum(size for _, size, _ in resources) < 60_000
 
 
 def test_gunicorn_serves_entry_pages_404s_and_health(site):

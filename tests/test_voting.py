@@ -31,7 +31,9 @@ def test_ballot_offers_the_published_entries_as_radio_buttons(citizen):
     for number in range(1, 16):
         assert f'name="choices" value="{number}"' in html
     assert "淄博市公安局" in html
-    assert 'href="/reforms/14/"' in html
+    assert "推出“一窗受理、办结交付”一站式车驾管服务模式" in html
+    # Each entry's whole text opens on the ballot itself, so choices are never left behind.
+    assert "<details" in html and "办事效率平均提高3倍" in html
     assert 'name="csrfmiddlewaretoken"' in html
 
 
@@ -92,10 +94,10 @@ def test_returning_citizen_sees_that_they_voted(citizen, poll):
     [
         ([], "请至少选择一项改革创新经验"),
         (["3", "5"], "每张选票最多选择1项，您选择了2项"),
-        (["16"], "所选条目不在本次评选范围内"),
-        (["0"], "所选条目不在本次评选范围内"),
-        (["abc"], "所选条目不在本次评选范围内"),
-        (["3", "3"], "同一条目只能选择一次"),
+        (["16"], "所选经验不在本次评选范围内"),
+        (["0"], "所选经验不在本次评选范围内"),
+        (["abc"], "所选经验不在本次评选范围内"),
+        (["3", "3"], "同一项经验只能选择一次"),
     ],
 )
 def test_bad_ballot_gets_a_message_and_changes_nothing(citizen, poll, choices, message):
@@ -112,14 +114,14 @@ def test_unpublished_entry_cannot_be_chosen(citizen, poll):
     html = text(citizen.get("/vote/"))
     assert 'value="7"' not in html
     response = citizen.post("/vote/", {"choices": "7"})
-    assert "所选条目不在本次评选范围内" in text(response)
+    assert "所选经验不在本次评选范围内" in text(response)
     assert Ballot.objects.count() == 0
 
 
 def test_entry_not_offered_by_the_poll_cannot_be_chosen(citizen, poll):
     poll.reforms.remove(Reform.objects.get(number=9))
     response = citizen.post("/vote/", {"choices": "9"})
-    assert "所选条目不在本次评选范围内" in text(response)
+    assert "所选经验不在本次评选范围内" in text(response)
     assert Ballot.objects.count() == 0
 
 

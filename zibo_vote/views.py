@@ -1,11 +1,15 @@
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
+
+TEXT_SIZE_COOKIE = "text_size"
 
 
 @require_safe
@@ -20,3 +24,28 @@ def healthz(request):
         logger.exception("Health check: the database did not answer")
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")
+
+
+@require_safe
+@never_cache
+def text_size(request):
+    """The large-text switch (适老化): a link, so it works without JavaScript or a form.
+
+    Remembered in a cookie that ends with the browser session; it changes only how pages
+    look, so a plain link (not a POST with a CSRF token) is enough.
+    """
+    target = request.GET.get("next", "/")
+    if not (target.startswith("/") and url_has_allowed_host_and_scheme(target, None)):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if request.GET.get("size") == "large":
+        response.set_cookie(
+            TEXT_SIZE_COOKIE,
+            "large",
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+        )
+    else:
+        response.delete_cookie(TEXT_SIZE_COOKIE, samesite="Lax")
+    return response

@@ -1,0 +1,343 @@
+"""End to end in a real browser: Debian's Chromium, driven by Selenium through chromedriver,
+against the live test server. A citizen reads, verifies, votes and sees the result; staff close
+the poll in admin; the same on a 360 px phone with JavaScript off; axe-core on every page.
+
+Needs /usr/bin/chromium, /usr/bin/chromedriver (Debian packages chromium, chromium-driver) and
+axe-core from npm (`npm ci`); `.ci/run` installs all three. Elsewhere these tests skip, with the
+reason; under CI=true a skip fails the run.
+
+Each test keeps a screenshot of every step; they are written to test-artifacts/<test>/ when the
+test fails. With SCREENSHOT_DIR set, the steps named in README_SHOTS are written there too
+(`make screenshots` does that for the README).
+"""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+
+from ballots import sms
+from ballots.models import Ballot
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+AXE = settings.BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = settings.BASE_DIR / "test-artifacts"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PHONE = "13812345678"
+
+missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER, AXE) if not p.exists()]
+pytestmark = [
+    pytest.mark.skipif(bool(missing), reason=f"browser tests need {', '.join(missing)}"),
+    # The live server reads committed data. serialized_rollback puts back what migrations
+    # created (the staff groups) after each test empties the tables.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+if not missing:
+    from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+
+class Steps:
+    """The screenshots of one test, kept in memory until we know whether it failed."""
+
+    def __init__(self, name):
+        self.name = re.sub(r"[^\w.-]+", "_", name)
+        self.shots = []
+
+    def take(self, driver, label):
+        self.shots.append((f"{len(self.shots):02d}-{label}", driver.get_screenshot_as_png()))
+
+    def write(self, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        for label, png in self.shots:
+            (folder / f"{label}.png").write_bytes(png)
+
+
+@pytest.fixture
+def steps(request):
+    record = Steps(request.node.name)
+    yield record
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        folder = ARTIFACTS / record.name
+        shutil.rmtree(folder, ignore_errors=True)
+        record.write(folder)
+
+
+@pytest.fixture
+def open_browser(tmp_path):
+    drivers = []
+
+    def make(width=1280, height=900, javascript=True, mobile=False):
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for argument in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-quic",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / f'chromium-{len(drivers)}'}",
+            f"--window-size={width},{height}",
+        ):
+            options.add_argument(argument)
+        if not javascript:
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2}
+            )
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        drivers.append(driver)
+        driver.set_script_timeout(30)
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+        )
+        return driver
+
+    yield make
+    for driver in drivers:
+        driver.quit()
+
+
+def text(driver):
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def _wait(driver, condition, seconds=10):
+    # Waits out a navigation the last click started (the old page may still be showing).
+    try:
+        WebDriverWait(driver, seconds, ignored_exceptions=[StaleElementReferenceException]).until(
+            condition
+        )
+    except TimeoutException:
+        return False
+    return True
+
+
+def shows(driver, words):
+    """Whether the page shows `words`, once it has loaded."""
+    return _wait(driver, lambda d: words in text(d))
+
+
+def arrives(driver, url):
+    return _wait(driver, lambda d: d.current_url == url)
+
+
+def no_horizontal_scroll(driver):
+    # Through DevTools, not page JavaScript, so it also holds with JavaScript off.
+    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    return metrics["cssContentSize"]["width"] <= metrics["cssLayoutViewport"]["clientWidth"]
+
+
+def axe_violations(driver):
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
+        "  .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        "     nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
+        "  .catch(e => done([{id: 'axe-error', help: String(e), nodes: []}]));",
+        WCAG_21_AA,
+    )
+    return result
+
+
+def last_code():
+    return sms.outbox[-1]["code"]
+
+
+def verify_and_vote(driver, base, steps, choice=3):
+    driver.find_element(By.LINK_TEXT, "参加投票").click()
+    assert arrives(driver, f"{base}/verify/?next=/vote/")
+    driver.find_element(By.NAME, "phone").send_keys("138 1234 5678")
+    steps.take(driver, "verify-phone")
+    driver.find_element(By.XPATH, "//button[normalize-space()='获取验证码']").click()
+    assert shows(driver, "验证码已发送至 138****5678")
+    driver.find_element(By.NAME, "code").send_keys(last_code())
+    steps.take(driver, "verify-code")
+    driver.find_element(By.XPATH, "//button[normalize-space()='验证并继续']").click()
+    assert arrives(driver, f"{base}/vote/")
+
+    driver.find_element(By.CSS_SELECTOR, f"label[for='id_choices_{choice - 1}']").click()
+    # Reading another entry's whole text on the ballot keeps the choice made.
+    driver.find_element(By.XPATH, "(//details[@class='choice-more']/summary)[5]").click()
+    assert "淄川区探索开展村级“三集中三规范”工作法" in text(driver)
+    assert driver.find_element(By.ID, f"id_choices_{choice - 1}").is_selected()
+    steps.take(driver, "ballot")
+    driver.find_element(By.XPATH, "//button[normalize-space()='提交选票']").click()
+    assert arrives(driver, f"{base}/vote/done/")
+    assert shows(driver, "投票成功")
+    steps.take(driver, "receipt")
+
+
+def close_in_admin(driver, base, poll):
+    driver.get(f"{base}/admin/")
+    driver.find_element(By.NAME, "username").send_keys("moderator")
+    driver.find_element(By.NAME, "password").send_keys("a-long-staff-password")
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    driver.get(f"{base}/admin/ballots/poll/{poll.pk}/change/")
+    driver.find_element(By.LINK_TEXT, "结束投票").click()
+    assert shows(driver, "结束投票后不能恢复")
+    driver.find_element(By.CSS_SELECTOR, "input[value='确定结束投票']").click()
+    assert shows(driver, "投票已结束")
+
+
+@pytest.fixture
+def moderator(db):
+    user = User.objects.create_user("moderator", password="a-long-staff-password", is_staff=True)
+    user.groups.add(Group.objects.get(name="改革办审核员"))
+    return user
+
+
+# The steps the README shows, at 360 px.
+README_SHOTS = {"home": "home", "entry": "entry", "ballot": "ballot", "receipt": "receipt",
+                "results": "results"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        {"width": 1280, "height": 900, "javascript": True},
+        {"width": 360, "height": 740, "javascript": False, "mobile": True},
+    ],
+    ids=["desktop", "phone-360-no-javascript"],
+)
+def test_a_citizen_reads_verifies_votes_and_sees_the_final_result(
+    live_server, poll, moderator, open_browser, steps, device
+):
+    base = live_server.url
+    citizen = open_browser(**device)
+
+    citizen.get(f"{base}/")
+    assert len(citizen.find_elements(By.CSS_SELECTOR, "li.entry")) == 15
+    assert "投票中" in text(citizen)
+    assert no_horizontal_scroll(citizen)
+    steps.take(citizen, "home")
+
+    citizen.find_element(By.LINK_TEXT, "张店区“四位一体”创新推进社会治理").click()
+    assert citizen.find_element(By.TAG_NAME, "h1").text == "张店区“四位一体”创新推进社会治理"
+    assert "科学划分为919个网格" in text(citizen)
+    assert no_horizontal_scroll(citizen)
+    steps.take(citizen, "entry")
+    citizen.find_element(By.LINK_TEXT, "返回全部改革创新经验").click()
+
+    verify_and_vote(citizen, base, steps)
+    ballot = Ballot.objects.get()
+    assert ballot.receipt_display in text(citizen)
+    assert no_horizontal_scroll(citizen)
+
+    citizen.get(f"{base}/")
+    assert "您已投票" in text(citizen)
+    citizen.get(f"{base}/vote/")
+    assert "您已投票" in text(citizen) and ballot.receipt_display in text(citizen)
+
+    staff = open_browser()
+    close_in_admin(staff, base, poll)
+
+    citizen.get(f"{base}/results/")
+    assert "最终结果" in text(citizen)
+    first = citizen.find_element(By.CSS_SELECTOR, "li.result")
+    assert "第1名" in first.text and "张店区“四位一体”创新推进社会治理" in first.text
+    assert "1票，占100.00%" in first.text
+    assert no_horizontal_scroll(citizen)
+    steps.take(citizen, "results")
+
+    target = os.environ.get("SCREENSHOT_DIR")
+    if target and device["width"] == 360:
+        for label, png in steps.shots:
+            name = label.split("-", 1)[1]
+            if name in README_SHOTS:
+                (Path(target) / f"{README_SHOTS[name]}-360.png").write_bytes(png)
+
+
+def test_large_text_and_english_without_javascript(live_server, poll, open_browser, steps):
+    base = live_server.url
+    phone = open_browser(width=360, height=740, javascript=False, mobile=True)
+    phone.get(f"{base}/")
+    normal = phone.find_element(By.TAG_NAME, "h1").value_of_css_property("font-size")
+    phone.find_element(By.LINK_TEXT, "大字模式").click()
+    assert arrives(phone, f"{base}/")
+    large = phone.find_element(By.TAG_NAME, "h1").value_of_css_property("font-size")
+    assert float(large.rstrip("px")) > float(normal.rstrip("px")) * 1.2
+    assert no_horizontal_scroll(phone)
+    steps.take(phone, "large-text")
+    phone.get(f"{base}/reforms/3/")
+    assert "标准字号" in text(phone)  # remembered from page to page
+    assert no_horizontal_scroll(phone)
+
+    phone.find_element(By.LINK_TEXT, "English").click()
+    assert arrives(phone, f"{base}/en/reforms/3/")
+    assert phone.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert "Responsible unit" in text(phone)
+    assert "张店区“四位一体”创新推进社会治理" in text(phone)  # the entries stay in Chinese
+    steps.take(phone, "english")
+    phone.find_element(By.LINK_TEXT, "简体中文").click()
+    assert arrives(phone, f"{base}/reforms/3/")
+
+
+def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser, steps):
+    base = live_server.url
+    browser = open_browser(width=360, height=740, mobile=True)
+    found = {}
+
+    def check(name):
+        steps.take(browser, name)
+        violations = axe_violations(browser)
+        if violations:
+            found[name] = violations
+
+    for path, name in [("/", "home"), ("/reforms/3/", "entry"), ("/results/", "results-open"),
+                       ("/en/", "home-english"), ("/no/such/page/", "404")]:  # fmt: skip
+        browser.get(base + path)
+        check(name)
+
+    browser.get(f"{base}/verify/")
+    check("verify-phone")
+    browser.find_element(By.NAME, "phone").send_keys("12345")
+    browser.find_element(By.XPATH, "//button[normalize-space()='获取验证码']").click()
+    assert shows(browser, "请输入11位中国大陆手机号码")
+    check("verify-phone-error")
+    browser.find_element(By.NAME, "phone").clear()
+    browser.find_element(By.NAME, "phone").send_keys(PHONE)
+    browser.find_element(By.XPATH, "//button[normalize-space()='获取验证码']").click()
+    assert shows(browser, "验证码已发送至")
+    check("verify-code")
+    browser.find_element(By.NAME, "code").send_keys("00000")
+    browser.find_element(By.XPATH, "//button[normalize-space()='验证并继续']").click()
+    assert shows(browser, "验证码是6位数字")
+    check("verify-code-error")
+    browser.find_element(By.NAME, "code").clear()  # it kept what was typed
+    browser.find_element(By.NAME, "code").send_keys(last_code())
+    browser.find_element(By.XPATH, "//button[normalize-space()='验证并继续']").click()
+    assert arrives(browser, f"{base}/vote/")
+
+    check("ballot")
+    browser.find_element(By.XPATH, "//button[normalize-space()='提交选票']").click()
+    assert shows(browser, "请至少选择一项")
+    check("ballot-error")
+    browser.find_element(By.CSS_SELECTOR, "label[for='id_choices_2']").click()
+    browser.find_element(By.XPATH, "//button[normalize-space()='提交选票']").click()
+    assert shows(browser, "投票成功")
+    check("receipt")
+
+    poll.close()
+    browser.get(f"{base}/results/")
+    check("results-final")
+    browser.get(f"{base}/text-size/?size=large&next=/results/")
+    check("results-large-text")
+
+    assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)

@@ -12,6 +12,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from reforms.models import Reform
+from zibo_vote import page_cache
 
 
 class PollNotOpen(Exception):
@@ -349,6 +350,8 @@ class Ballot(models.Model):
                 )
                 VoteCount.add(poll, list(reforms), -1)
                 Poll.objects.filter(pk=poll.pk).update(voided_count=F("voided_count") + 1)
+                # The published result changes: cached public pages must not outlive it.
+                transaction.on_commit(page_cache.invalidate)
         if voided:
             self.voided_at, self.voided_by, self.void_reason, self.void_note = (
                 now,

@@ -14,6 +14,7 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from reforms.models import Reform
+from zibo_vote.page_cache import public_page
 
 from . import limits, sms
 from .forms import BallotForm, CodeForm, PhoneForm
@@ -47,6 +48,7 @@ RECEIPTS = "receipts"
 
 
 @require_safe
+@public_page
 def home(request):
     poll = Poll.objects.current()
     reforms = poll.reforms.published() if poll else Reform.objects.published()
@@ -275,6 +277,7 @@ def _time_left(poll, now):
 
 
 @require_safe
+@public_page
 def results(request):
     """Turnout while voting is open; the ranked result once closed (or earlier, if staff allow).
 

@@ -1,0 +1,85 @@
+"""Public pages served from the shared cache: cheap, never stale after an edit, never personal."""
+
+import pytest
+from django.test import Client, override_settings
+
+from ballots.models import VoidReason
+from reforms.models import Reform
+
+from .conftest import verify
+from .test_admin import cast
+
+pytestmark = pytest.mark.django_db
+
+
+def text(response):
+    return response.content.decode("utf-8")
+
+
+@pytest.mark.parametrize("path", ["/", "/reforms/3/", "/results/", "/en/"])
+def test_a_second_visitor_gets_the_page_without_touching_the_database(
+    client, poll, path, django_assert_num_queries
+):
+    first = Client().get(path)
+    with django_assert_num_queries(0):
+        second = client.get(path)
+    assert second.status_code == 200
+    assert second.content == first.content
+    assert "Cookie" in second["Vary"]
+
+
+def test_an_edit_shows_at_once(client, poll):
+    client.get("/reforms/3/")
+    entry = Reform.objects.get(number=3)
+    entry.title = "修改后的标题"
+    entry.save()
+    assert "修改后的标题" in text(client.get("/reforms/3/"))
+    assert "修改后的标题" in text(client.get("/"))
+
+
+def test_unpublishing_and_closing_show_at_once(client, poll):
+    client.get("/")
+    entry = Reform.objects.get(number=7)
+    entry.published = False
+    entry.save()
+    assert entry.title not in text(client.get("/"))
+    client.get("/results/")
+    poll.close()
+    assert "最终结果" in text(client.get("/results/"))
+
+
+def test_voiding_after_the_close_shows_at_once(
+    client, poll, admin_user, django_capture_on_commit_callbacks
+):
+    ballots = cast(poll, [3], [3], [5])
+    poll.close()
+    assert "2票，占66.67%" in text(client.get("/results/"))
+    with django_capture_on_commit_callbacks(execute=True):  # the voiding commits
+        ballots[0].void(by=admin_user, reason=VoidReason.STUFFING)
+    assert "1票，占50.00%" in text(client.get("/results/"))
+
+
+def test_a_citizens_own_state_is_never_cached_for_others(poll):
+    citizen = Client()
+    verify(citizen)
+    citizen.post("/vote/", {"choices": "3"})
+    assert "您已投票" in text(citizen.get("/"))
+    assert "您已投票" not in text(Client().get("/"))
+    assert "您已投票" in text(citizen.get("/"))
+
+
+def test_large_text_and_languages_are_cached_apart(poll):
+    large = Client()
+    large.cookies["text_size"] = "large"
+    assert 'class="large-text"' in text(large.get("/"))
+    assert 'class="large-text"' not in text(Client().get("/"))
+    assert 'class="large-text"' in text(large.get("/"))
+    assert '<html lang="en"' in text(Client().get("/en/"))
+
+
+@override_settings(PUBLIC_PAGE_CACHE_SECONDS=0)
+def test_the_cache_can_be_turned_off(client, poll, django_assert_max_num_queries):
+    client.get("/")
+    with django_assert_max_num_queries(10) as queries:
+        client.get("/")
+    assert len(queries) > 0

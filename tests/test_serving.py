@@ -4,91 +4,30 @@ The unit tests render with plain static storage; this one proves the hashed, com
 that whitenoise serves under gunicorn, the way a newcomer's `make run` does.
 """
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
-from django.conf import settings
 
+from .servers import base_env, fetch, gunicorn, manage
 from .test_fixture import TITLES
-
-BIN = os.path.dirname(sys.executable)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def fetch(url, **headers):
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("site")
-    port = free_port()
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "zibo_vote.settings",
-        "DJANGO_SECRET_KEY": "serving-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "CITIZEN_HASH_KEY": "serving-test-citizen-hash-key-0123456789-abcdefghijklmnopq",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-        "DJANGO_CACHE_DIR": str(tmp_path / "cache"),
-        "PORT": str(port),
-    }
+    env = base_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
+        DJANGO_CACHE_DIR=str(tmp_path / "cache"),
+    )
     for command in (
         ["migrate", "--noinput"],
         ["load_initial_data"],
         ["collectstatic", "--noinput"],
     ):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=settings.BASE_DIR,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    log = tmp_path / "gunicorn.log"
-    with open(log, "wb") as log_file:
-        server = subprocess.Popen(
-            [os.path.join(BIN, "gunicorn"), "--config", "gunicorn.conf.py", "zibo_vote.wsgi"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if fetch(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("gunicorn did not come up:\n" + log.read_text())
-            time.sleep(0.2)
+        manage(env, *command)
+    with gunicorn(env, tmp_path / "gunicorn.log") as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_gunicorn_serves_the_entries_and_hashed_static_files(site):

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test translations browser-tools screenshots format clean
+.PHONY: run test translations browser-tools screenshots bench format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ screenshots: $(VENV)/.installed translations browser-tools
 	mkdir -p docs/screenshots
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q tests/test_browser.py \
 		-k "final_result and phone"
+
+# The benchmark (bench/run.py): needs PostgreSQL and Redis running, and wrk (apt-get install wrk).
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --editable '.[dev,aliyun,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench translations
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -353,7 +353,7 @@ class HourFilter(admin.SimpleListFilter):
 class VoidForm(forms.Form):
     reason = forms.ChoiceField(label=_("作废原因"), choices=VoidReason.choices)
     note = forms.CharField(
-        label=_("说明"),
+        label=_("作废说明"),
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
         help_text=_("写明依据，例如核查的情况。原因为“其他”时必须填写。"),

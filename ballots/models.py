@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.functional import cached_property
@@ -52,6 +53,18 @@ class PollQuerySet(models.QuerySet):
     def current(self, now=None):
         """The poll the home page presents: the latest open one, else the latest of all."""
         return self.open(now).order_by("-opens_at").first() or self.order_by("-opens_at").first()
+
+    def for_results(self, now=None):
+        """The poll the results page presents: the open one, else the one that ended last.
+
+        A poll scheduled for later has no results yet and must not hide the finished one's.
+        """
+        now = now or timezone.now()
+        open_poll = self.open(now).order_by("-opens_at").first()
+        if open_poll is not None:
+            return open_poll
+        ended = self.filter(Q(closed_at__isnull=False) | Q(closes_at__lte=now))
+        return ended.order_by(Coalesce("closed_at", "closes_at").desc()).first()
 
 
 class Poll(models.Model):
@@ -145,6 +158,20 @@ class Poll(models.Model):
 
     def __str__(self):
         return self.title
+
+    # Changed only by the poll's own transactions, under its row lock (cast_ballot, Ballot.void,
+    # close). A plain save() of a copy loaded earlier, such as the admin's, must not write its
+    # stale values back: it would undo votes from the running count, or reopen a closed poll.
+    GUARDED_FIELDS = frozenset({"ballot_count", "voided_count", "closed_at", "closed_by"})
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is None and not self._state.adding:
+            update_fields = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in self.GUARDED_FIELDS
+            ]
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     def status_at(self, now):
         if self.closed_at is not None or (self.closes_at is not None and now >= self.closes_at):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -268,12 +269,20 @@ def vote_done(request):
 
 
 def _time_left(poll, now):
+    """ "2天3小时30分钟" / "2 days 3 hours 30 minutes", leaving out parts that are zero."""
     if poll.closes_at is None:
         return None
     seconds = max(0, int((poll.closes_at - now).total_seconds()))
     days, seconds = divmod(seconds, 24 * 3600)
     hours, seconds = divmod(seconds, 3600)
-    return {"days": days, "hours": hours, "minutes": seconds // 60}
+    minutes = seconds // 60
+    parts = [
+        ngettext("%(count)d天", "%(count)d天", days) % {"count": days} if days else "",
+        ngettext("%(count)d小时", "%(count)d小时", hours) % {"count": hours} if hours else "",
+        ngettext("%(count)d分钟", "%(count)d分钟", minutes) % {"count": minutes} if minutes else "",
+    ]
+    # Chinese writes the parts together; English puts a space between them.
+    return pgettext("time parts", "").join(part for part in parts if part) or _("不足1分钟")
 
 
 @require_safe
@@ -283,7 +292,7 @@ def results(request):
 
     Reads the running counts (ballots.tally.tally): a few rows whatever the number of ballots.
     """
-    poll = Poll.objects.current()
+    poll = Poll.objects.for_results()
     context = {"poll": poll}
     if poll is not None:
         status = poll.status

@@ -220,6 +220,27 @@ def test_rules_of_an_open_poll_cannot_change(moderator, poll):
     assert poll.opens_at < timezone.now()
 
 
+def test_saving_a_poll_keeps_the_counts_and_the_close(moderator, poll):
+    stale = type(poll).objects.get(pk=poll.pk)  # loaded, say, when the form was opened
+    cast(poll, [3], [5])
+    stale.title = "改过标题"
+    stale.save()
+    poll.refresh_from_db()
+    assert poll.title == "改过标题" and poll.ballot_count == 2
+
+    page = moderator.get(f"/admin/ballots/poll/{poll.pk}/change/")  # the form, then a vote
+    assert page.status_code == 200
+    cast(poll, [8])
+    poll.close()
+    response = moderator.post(f"/admin/ballots/poll/{poll.pk}/change/", poll_form(poll))
+    assert response.status_code == 302
+    poll.refresh_from_db()
+    assert poll.ballot_count == 3 and poll.closed_at is not None
+    stale.save()
+    poll.refresh_from_db()
+    assert poll.ballot_count == 3 and poll.closed_at is not None
+
+
 def test_a_poll_cannot_be_closed_by_its_dates(moderator, poll, admin_client):
     scheduled = type(poll).objects.create(
         title="第二轮", slug="second", opens_at=timezone.now() + timezone.timedelta(days=1)

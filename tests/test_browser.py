@@ -28,7 +28,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 AXE = settings.BASE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = settings.BASE_DIR / "test-artifacts"
-WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# WCAG 2.1 A and AA, and axe's best practices (heading order, landmarks, …) on top.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 PHONE = "13812345678"
 
 missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER, AXE) if not p.exists()]
@@ -41,7 +42,7 @@ pytestmark = [
 
 if not missing:
     from selenium import webdriver
-    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.common.exceptions import TimeoutException, WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
@@ -120,9 +121,8 @@ def text(driver):
 def _wait(driver, condition, seconds=10):
     # Waits out a navigation the last click started (the old page may still be showing).
     try:
-        WebDriverWait(driver, seconds, ignored_exceptions=[StaleElementReferenceException]).until(
-            condition
-        )
+        # While a new page replaces the old, reading the old one's nodes fails in several ways.
+        WebDriverWait(driver, seconds, ignored_exceptions=[WebDriverException]).until(condition)
     except TimeoutException:
         return False
     return True
@@ -151,9 +151,22 @@ def axe_violations(driver):
         "  .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         "     nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))))"
         "  .catch(e => done([{id: 'axe-error', help: String(e), nodes: []}]));",
-        WCAG_21_AA,
+        AXE_TAGS,
     )
     return result
+
+
+def small_touch_targets(driver):
+    """Links, buttons and fields smaller than 44 px both ways (WCAG 2.5.5), outside running text."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('a, button, input, select, summary, label')]"
+        "  .filter(e => e.offsetParent !== null && !e.closest('.visually-hidden, .skip-link'))"
+        "  .filter(e => !(e.type === 'radio' || e.type === 'checkbox' || e.type === 'hidden'))"
+        "  .map(e => [e, e.getBoundingClientRect()])"
+        "  .filter(([e, r]) => r.height < 44 && r.width < 44 || r.height < 24)"
+        "  .map(([e, r]) => e.outerHTML.slice(0, 80) + ' ' + Math.round(r.width) + 'x'"
+        "       + Math.round(r.height));"
+    )
 
 
 def last_code():
@@ -189,6 +202,7 @@ def close_in_admin(driver, base, poll):
     driver.find_element(By.NAME, "username").send_keys("moderator")
     driver.find_element(By.NAME, "password").send_keys("a-long-staff-password")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert arrives(driver, f"{base}/admin/")  # logged in before going on
     driver.get(f"{base}/admin/ballots/poll/{poll.pk}/change/")
     driver.find_element(By.LINK_TEXT, "结束投票").click()
     assert shows(driver, "结束投票后不能恢复")
@@ -229,6 +243,7 @@ def test_a_citizen_reads_verifies_votes_and_sees_the_final_result(
     steps.take(citizen, "home")
 
     citizen.find_element(By.LINK_TEXT, "张店区“四位一体”创新推进社会治理").click()
+    assert arrives(citizen, f"{base}/reforms/3/")
     assert citizen.find_element(By.TAG_NAME, "h1").text == "张店区“四位一体”创新推进社会治理"
     assert "科学划分为919个网格" in text(citizen)
     assert no_horizontal_scroll(citizen)
@@ -270,7 +285,7 @@ def test_large_text_and_english_without_javascript(live_server, poll, open_brows
     phone.get(f"{base}/")
     normal = phone.find_element(By.TAG_NAME, "h1").value_of_css_property("font-size")
     phone.find_element(By.LINK_TEXT, "大字模式").click()
-    assert arrives(phone, f"{base}/")
+    assert shows(phone, "标准字号")  # the page after the switch, not the one before
     large = phone.find_element(By.TAG_NAME, "h1").value_of_css_property("font-size")
     assert float(large.rstrip("px")) > float(normal.rstrip("px")) * 1.2
     assert no_horizontal_scroll(phone)
@@ -297,6 +312,9 @@ def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser
     def check(name):
         steps.take(browser, name)
         violations = axe_violations(browser)
+        small = small_touch_targets(browser)
+        if small:
+            violations.append({"id": "touch-target-44px", "nodes": small})
         if violations:
             found[name] = violations
 

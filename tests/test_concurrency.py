@@ -21,6 +21,7 @@ from ballots.models import (
     PollNotOpen,
     VerificationCode,
 )
+from ballots.tally import discrepancies
 from reforms.models import Reform
 
 from .conftest import verify
@@ -114,6 +115,44 @@ def test_no_ballot_commits_after_the_close(poll, round_):
     assert count_at_close > 0
     latest = Ballot.objects.filter(poll=race).order_by("-cast_at").first()
     assert latest.cast_at <= race.closed_at
+
+
+def test_counts_stay_exact_while_voting_voiding_and_closing_at_once(poll, django_user_model):
+    staff = django_user_model.objects.create_user("staff")
+    race = new_poll("counts")
+    race.max_choices = 2
+    race.save()
+    early = [
+        race.cast_ballot(citizen_hash=f"early-{n}".ljust(64, "e"), numbers=[n % 15 + 1])
+        for n in range(30)
+    ]
+
+    def work(i):
+        if i == 0:  # staff void a wave of ballots
+            for ballot in early:
+                ballot.void(by=staff, reason="stuffing")
+            return "voided"
+        if i == 1:  # and close the poll while the voting goes on
+            time.sleep(0.1)
+            race.close(by=staff)
+            return "closed"
+        for n in range(100_000):  # citizens vote until refused
+            try:
+                race.cast_ballot(
+                    citizen_hash=f"{i}-{n}".ljust(64, "v"), numbers=[n % 15 + 1, (n + 7) % 15 + 1]
+                )
+            except PollNotOpen:
+                return n
+        raise AssertionError("never closed")
+
+    results = run_at_once(6, work)
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    race.refresh_from_db()
+    assert discrepancies(race) == []
+    assert race.voided_count == 30
+    assert race.ballot_count == 30 + sum(results[2:])
+    assert not Ballot.objects.filter(poll=race, cast_at__gt=race.closed_at).exists()
 
 
 def test_concurrent_wrong_tries_cannot_exceed_five(poll):

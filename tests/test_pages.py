@@ -56,8 +56,7 @@ def test_home_says_when_a_scheduled_poll_opens(client, poll):
 
 
 def test_home_says_when_voting_ended(client, poll):
-    poll.closed_at = timezone.now()
-    poll.save()
+    poll.close()
     html = text(client.get("/"))
     assert "已结束" in html
     assert "投票已于" in html

@@ -1,11 +1,14 @@
 """The results page: turnout while voting, the ranked result after; counts that stay exact."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
-from django.test import override_settings
+from django.utils import timezone
 
 from ballots.models import VoidReason, VoteCount
 from ballots.tally import discrepancies, recount, tally
+from reforms.models import Reform
 
 from .test_admin import cast
 
@@ -58,12 +61,22 @@ def test_after_close_the_ranked_result_with_votes_shares_and_bars(client, poll, 
     assert "有效选票" in html and "5张" in html  # the voided ballot is not counted
 
 
-def test_results_page_reads_a_few_rows_whatever_the_ballots(
-    client, poll, django_assert_max_num_queries
-):
+def test_results_page_costs_the_same_whatever_the_ballots(client, poll):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            client.get(f"/results/?n={poll.ballot_count}")  # another address: not cached
+        return len(captured)
+
     poll.close()
-    with django_assert_max_num_queries(6):
-        client.get("/results/")
+    none = queries()
+    type(poll).objects.filter(pk=poll.pk).update(closed_at=None)
+    cast(poll, *[[n % 15 + 1] for n in range(300)])
+    poll.refresh_from_db()
+    poll.close()
+    assert queries() == none
 
 
 def test_running_counts_match_a_recount_after_votes_and_voids(poll, admin_user):
@@ -90,12 +103,66 @@ def test_check_tally_reports_agreement_and_a_planted_mismatch(poll, capsys):
 
 
 def test_results_in_english(client, poll):
+    cast(poll, [3], [3], [5])
     poll.close()
     html = text(client.get("/en/results/"))
     assert '<html lang="en">' in html
-    assert "Results" in html
+    assert "<h1>Voting results</h1>" in html and "Final results" in html
+    assert "No. 1" in html and "2 votes, 66.67%" in html
 
 
-@override_settings(LANGUAGE_CODE="zh-hans")
+def test_a_poll_scheduled_next_does_not_hide_the_finished_result(client, poll):
+    cast(poll, [3])
+    poll.close()
+    later = type(poll).objects.create(
+        title="第二轮", slug="second", opens_at=timezone.now() + timedelta(days=3)
+    )
+    later.reforms.set(poll.reforms.all())
+    html = text(client.get("/results/"))
+    assert "最终结果" in html and "1票，占100.00%" in html
+    assert "第二轮" not in html
+
+
+def test_withdrawn_entries_keep_their_votes_but_no_link(client, poll):
+    cast(poll, [3], [5])
+    entry = Reform.objects.get(number=5)
+    entry.published = False
+    entry.save()
+    poll.close()
+    html = text(client.get("/results/"))
+    assert "1票，占50.00%" in html
+    assert 'href="/reforms/5/"' not in html and 'href="/reforms/3/"' in html
+
+
+def test_a_closed_poll_without_votes_says_so(client, poll):
+    poll.close()
+    html = text(client.get("/results/"))
+    assert "暂无有效选票" in html and "第1名" not in html
+
+
+@pytest.mark.parametrize(
+    ("left", "chinese", "english"),
+    [
+        ({"days": 2, "hours": 3, "minutes": 30}, "2天3小时30分钟", "2 days 3 hours 30 minutes"),
+        ({"days": 1}, "1天", "1 day"),
+        ({"hours": 1, "minutes": 1}, "1小时1分钟", "1 hour 1 minute"),
+        ({"seconds": 40}, "不足1分钟", "less than a minute"),
+    ],
+)
+def test_time_left_leaves_out_zero_parts(client, poll, left, chinese, english):
+    poll.closes_at = timezone.now() + timedelta(**left) + timedelta(seconds=20)
+    poll.save()
+    assert f"<dd>{chinese}</dd>" in text(client.get("/results/"))
+    assert f"<dd>{english}</dd>" in text(client.get("/en/results/"))
+
+
+def test_check_tally_can_set_the_counts_from_a_recount(poll, capsys):
+    cast(poll, [3], [5])
+    VoteCount.objects.filter(reform__number=3).update(votes=7)
+    call_command("check_tally", "--fix")
+    assert "counts agree: 2 ballots" in capsys.readouterr().out
+    assert discrepancies(poll) == []
+
+
 def test_results_without_any_poll(client, db):
     assert "目前没有投票活动" in text(client.get("/results/"))

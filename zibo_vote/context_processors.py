@@ -1,24 +1,30 @@
 from django.urls import translate_url
 from django.utils.translation import get_language
 
-from .views import TEXT_SIZE_COOKIE
+from .views import HOME, HTML_LANG, TEXT_SIZE_COOKIE
 
-# The language of each page, as the `lang` attribute spells it (BCP 47), and the way to the
-# other language of the same page.
-HTML_LANG = {"zh-hans": "zh-Hans", "en": "en"}
+# The way to the other language of the same page.
 SWITCH = {
     "zh-hans": {"code": "en", "lang": "en", "name": "English"},
     "en": {"code": "zh-hans", "lang": "zh-Hans", "name": "简体中文"},
 }
-HOME = {"en": "/en/", "zh-hans": "/"}
+
+
+def in_language(request, code):
+    """This page in the other language, with a `next` address carried over too."""
+    translated = translate_url(request.path, code)
+    if translated == request.path:  # not a page of ours (a 404): that language's home
+        return HOME[code]
+    query = request.GET.copy()
+    if query.get("next", "").startswith("/"):
+        query["next"] = translate_url(query["next"], code)
+    return f"{translated}?{query.urlencode()}" if query else translated
 
 
 def site(request):
     language = get_language() or "zh-hans"
     switch = dict(SWITCH.get(language, SWITCH["zh-hans"]))
-    path = request.get_full_path()
-    translated = translate_url(path, switch["code"])
-    switch["url"] = translated if translated != path else HOME[switch["code"]]
+    switch["url"] = in_language(request, switch["code"])
     return {
         "html_lang": HTML_LANG.get(language, "zh-Hans"),
         "other_language": switch,

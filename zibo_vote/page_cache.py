@@ -6,15 +6,21 @@ verified or voted: they are rendered once and served from the cache for a few se
 
 - A request that carries a session cookie (a citizen who verified or voted, or staff) is never
   served from nor stored in the cache, so no page can show one citizen's state to another.
-- The key holds everything else a page depends on: its address (and so its language) and the
-  large-text setting.
+- The key holds everything else a page depends on: its path (and so its language) and the
+  large-text setting. A request with a query string is not cached at all, so the number of
+  keys stays that of the pages (and nobody can fill the cache with made-up addresses).
 - A page whose rendering used a CSRF token or set a cookie is never stored.
-- Staff edits (entries, the poll, its entries, closing it, voiding a ballot) change a version
-  number that is part of every key, so the next request renders afresh on every app server.
-  Votes themselves do not: while voting is open, the counts on a page may be a few seconds old.
+- Staff edits (entries, the poll, its entries, closing it, voiding a ballot) raise a version
+  number kept in the shared cache; a page stored under an older version is rendered afresh.
+  Votes themselves do not: while voting is open, counts on a page may be a few seconds old.
+
+Each worker also keeps the pages it served for PUBLIC_PAGE_LOCAL_SECONDS (one second) in its
+own memory, so a busy page costs one trip to Redis per second per worker, not one per request.
+An edit therefore reaches the worker that made it at once, and every other worker and app server
+within that second.
 """
 
-import hashlib
+import time
 from functools import wraps
 
 from django.conf import settings
@@ -25,49 +31,70 @@ from django.utils.translation import get_language
 
 VERSION_KEY = "public-pages:version"
 
+# key -> (valid until, content, content type), this worker's copies.
+_local = {}
+
 
 def invalidate(**kwargs):
     """Make every cached page stale; usable as a signal receiver."""
+    _local.clear()
     try:
         cache.incr(VERSION_KEY)
     except ValueError:  # no version yet (or the cache forgot it): start one
         cache.set(VERSION_KEY, 1, None)
 
 
-def _key(request):
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, 1, None)
-        version = cache.get(VERSION_KEY, 1)
-    large = request.COOKIES.get("text_size") == "large"
-    page = hashlib.sha256(request.get_full_path().encode()).hexdigest()[:32]
-    return f"public-page:{version}:{get_language()}:{int(large)}:{page}"
+def _cacheable(request, response):
+    return (
+        response.status_code == 200
+        and not response.streaming
+        and not response.cookies
+        # A CSRF token in the page belongs to one visitor.
+        and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+    )
+
+
+def _page(content, content_type):
+    response = HttpResponse(content, content_type=content_type)
+    patch_vary_headers(response, ["Cookie"])
+    return response
 
 
 def public_page(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        timeout = settings.PUBLIC_PAGE_CACHE_SECONDS
         personal = settings.SESSION_COOKIE_NAME in request.COOKIES
-        if not timeout or personal or request.method not in ("GET", "HEAD"):
+        if (
+            not settings.PUBLIC_PAGE_CACHE_SECONDS
+            or personal
+            or request.method not in ("GET", "HEAD")
+            or request.GET
+        ):
             response = view(request, *args, **kwargs)
             patch_vary_headers(response, ["Cookie"])
             return response
-        key = _key(request)
-        stored = cache.get(key)
-        if stored is not None:
-            content, content_type = stored
-            response = HttpResponse(content, content_type=content_type)
+
+        large = request.COOKIES.get("text_size") == "large"
+        key = f"public-page:{get_language()}:{int(large)}:{request.path}"
+        now = time.monotonic()
+        local = _local.get(key)
+        if local is not None and local[0] > now:
+            return _page(local[1], local[2])
+
+        found = cache.get_many([VERSION_KEY, key])  # one round trip for both
+        version = found.get(VERSION_KEY, 0)
+        stored = found.get(key)
+        if stored is not None and stored[0] == version:
+            page = stored[1:]
+            response = _page(*page)
         else:
             response = view(request, *args, **kwargs)
-            if (
-                response.status_code == 200
-                and not response.streaming
-                and not response.cookies
-                and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
-            ):
-                cache.set(key, (response.content, response["Content-Type"]), timeout)
-        patch_vary_headers(response, ["Cookie"])
+            patch_vary_headers(response, ["Cookie"])
+            if not _cacheable(request, response):
+                return response
+            page = (response.content, response["Content-Type"])
+            cache.set(key, (version, *page), settings.PUBLIC_PAGE_CACHE_SECONDS)
+        _local[key] = (now + settings.PUBLIC_PAGE_LOCAL_SECONDS, *page)
         return response
 
     return wrapper

@@ -298,6 +298,8 @@ AXES_CLIENT_IP_CALLABLE = "ballots.identity.client_ip"  # after ClientAddressMid
 # Seconds a public page (entries, an entry, results) is served from the shared cache to visitors
 # without a session; staff edits clear it at once (zibo_vote/page_cache.py). 0 turns it off.
 PUBLIC_PAGE_CACHE_SECONDS = env_int("DJANGO_PAGE_CACHE_SECONDS", 10)
+# ...and kept that long in each worker's memory, sparing the trip to Redis for busy pages.
+PUBLIC_PAGE_LOCAL_SECONDS = 1.0
 
 # Sessions last at most a working day; staff sessions also end when the browser closes
 # (ballots.admin sets that at login).
@@ -378,6 +380,10 @@ STORAGES = {
     # Hashed, pre-compressed files served by whitenoise with far-future cache headers.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# The benchmark's fixed-string view at /bench/baseline (bench/run.py sets this; never in
+# production).
+BENCHMARK_VIEWS = env_bool("DJANGO_BENCHMARK", False)
 
 # --- Logging ---------------------------------------------------------------------------------
 # Everything goes to stderr; gunicorn or systemd's journal keeps it.

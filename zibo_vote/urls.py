@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import views
 
+handler500 = "zibo_vote.views.server_error"
+
 admin.site.site_header = _("淄博市改革创新经验评选 管理")
 admin.site.site_title = _("淄博市改革创新经验评选 管理")
 admin.site.index_title = _("管理首页")
@@ -15,6 +17,9 @@ urlpatterns = [
     path("text-size/", views.text_size, name="text_size"),
     path(settings.ADMIN_PATH, admin.site.urls),
 ]
+
+if settings.BENCHMARK_VIEWS:
+    urlpatterns.append(path("bench/baseline", views.baseline))
 
 # The public pages in Chinese at the addresses in the contract (/, /verify/, …), whatever the
 # browser's language; in English under /en/ (/en/, /en/verify/, …).

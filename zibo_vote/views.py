@@ -2,14 +2,19 @@ import logging
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerError
+from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
 TEXT_SIZE_COOKIE = "text_size"
+# The language of each page, as the `lang` attribute spells it (BCP 47), and its home page.
+HTML_LANG = {"zh-hans": "zh-Hans", "en": "en"}
+HOME = {"zh-hans": "/", "en": "/en/"}
 
 
 @require_safe
@@ -23,6 +28,22 @@ def healthz(request):
     except DatabaseError:
         logger.exception("Health check: the database did not answer")
         return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def server_error(request):
+    """handler500: the stand-alone 500 page, in the language of the page that failed."""
+    language = get_language() or "zh-hans"
+    context = {"html_lang": HTML_LANG.get(language, "zh-Hans"), "home": HOME.get(language, "/")}
+    return HttpResponseServerError(loader.get_template("500.html").render(context))
+
+
+@require_safe
+def baseline(request):
+    """The benchmark's yardstick: a fixed string through the same middleware as every page.
+
+    Mounted only with DJANGO_BENCHMARK=1 (bench/run.py).
+    """
     return HttpResponse("ok\n", content_type="text/plain")
 
 

@@ -1,0 +1,123 @@
+"""Citizens, each doing the whole flow once: code → verify → vote (bench/run.py runs this).
+
+Every flow is a new citizen: a new phone number, a new session, a new address in X-Real-IP
+(the server trusts that header in the benchmark, as it does behind nginx). The SMS code is
+read from the `file` backend's SMS_FILE, as a phone would receive it. Completed and failed
+flows are counted here and written to FLOW_COUNTS when the run stops; locust's own statistics
+hold the requests.
+"""
+
+import itertools
+import json
+import os
+import random
+import re
+import time
+
+import gevent
+from locust import FastHttpUser, constant, events, task
+
+SMS_FILE = os.environ["SMS_FILE"]
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_numbers = itertools.count(random.randrange(10**7))  # noqa: S311 - test data
+inbox = {}
+flows = {"completed": 0, "failed": 0, "started": None}
+
+
+@events.test_start.add_listener
+def count_from_now(environment, **kwargs):
+    flows["started"] = time.monotonic()
+
+
+@events.test_stop.add_listener
+def write_counts(environment, **kwargs):
+    seconds = time.monotonic() - flows["started"]
+    with open(os.environ["FLOW_COUNTS"], "w", encoding="utf-8") as out:
+        json.dump({"completed": flows["completed"], "failed": flows["failed"],
+                   "seconds": seconds}, out)  # fmt: skip
+
+
+def read_inbox():
+    """Follows the SMS file: phone → latest code."""
+    with open(SMS_FILE, "a+", encoding="utf-8") as sms:
+        sms.seek(0, os.SEEK_END)
+        while True:
+            line = sms.readline()
+            if not line:
+                gevent.sleep(0.002)
+                continue
+            message = json.loads(line)
+            inbox[message["phone"]] = message["code"]
+
+
+@events.init.add_listener
+def start_inbox(environment, **kwargs):
+    gevent.spawn(read_inbox)
+
+
+def wait_for_code(phone, seconds=10):
+    deadline = time.monotonic() + seconds
+    while phone not in inbox:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no SMS for {phone}")
+        gevent.sleep(0.002)
+    return inbox.pop(phone)
+
+
+class Citizen(FastHttpUser):
+    wait_time = constant(0)
+
+    def _token(self, path):
+        with self.client.get(
+            path, name=f"GET {path}", headers=self.headers, catch_response=True
+        ) as response:
+            found = TOKEN.search(response.text or "")
+            if response.status_code != 200 or not found:
+                response.failure(f"no form at {path}: {response.status_code}")
+                return None
+            return found.group(1)
+
+    def _post(self, path, data, expect, name):
+        with self.client.post(
+            path,
+            data=data,
+            name=name,
+            headers=self.headers,
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != expect:
+                response.failure(f"{name}: {response.status_code}")
+                return False
+            return True
+
+    @task
+    def vote(self):
+        if self.flow():
+            flows["completed"] += 1
+        else:
+            flows["failed"] += 1
+
+    def flow(self):
+        self.client.cookiejar.clear()
+        phone = f"139{next(_numbers) % 10**8:08d}"
+        address = random.getrandbits(24)
+        self.headers = {"X-Real-IP": f"10.{address >> 16}.{(address >> 8) & 255}.{address & 255}"}
+        token = self._token("/verify/")
+        if token is None or not self._post(
+            "/verify/", {"phone": phone, "csrfmiddlewaretoken": token}, 200, "POST /verify/ phone"
+        ):
+            return False
+        try:
+            code = wait_for_code(phone)
+        except TimeoutError:
+            return False
+        if not self._post(
+            "/verify/", {"code": code, "csrfmiddlewaretoken": token}, 302, "POST /verify/ code"
+        ):
+            return False
+        token = self._token("/vote/")
+        choice = random.randint(1, 15)  # noqa: S311
+        return token is not None and self._post(
+            "/vote/", {"choices": choice, "csrfmiddlewaretoken": token}, 302, "POST /vote/"
+        )

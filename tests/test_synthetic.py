@@ -1,0 +1,35 @@
+"""The benchmark's loader: synthetic ballots only where no real ballot is, counts kept exact."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ballots.models import Ballot
+from ballots.tally import discrepancies, recount
+
+from .test_admin import cast
+
+pytestmark = pytest.mark.django_db
+
+
+def test_loads_synthetic_ballots_with_exact_counts(poll):
+    call_command("load_synthetic_ballots", "--count", "2000", stdout=io.StringIO())
+    call_command("load_synthetic_ballots", "--count", "500", stdout=io.StringIO())
+    assert Ballot.objects.count() == 2500
+    assert len(set(Ballot.objects.values_list("receipt", flat=True))) == 2500
+    poll.refresh_from_db()
+    assert poll.ballot_count == 2500
+    assert recount(poll).votes == 2500
+    assert discrepancies(poll) == []
+    # Votes and voiding go on as usual on top of them.
+    cast(poll, [3])
+    poll.refresh_from_db()
+    assert discrepancies(poll) == []
+
+
+def test_refuses_a_poll_with_real_ballots(poll):
+    cast(poll, [3])
+    with pytest.raises(CommandError, match="real ballots"):
+        call_command("load_synthetic_ballots", "--count", "10")
+    assert Ballot.objects.count() == 1

@@ -57,12 +57,13 @@ def check_send_allowed(request, phone_hash):
     per_phone = _usage(
         request, "sms-send-phone", _fixed(phone_hash), limits["send_per_phone"], increment=False
     )
-    per_ip = _usage(request, "sms-send-ip", "ip", limits["send_per_ip"], increment=False)
-    sent = _usage(request, "sms-sent-ip", "ip", _UNCOUNTED, increment=False)
+    # One count of the codes an address was sent serves both its limits: all sends, and those
+    # never verified (sends minus verifications, in the same hour-long window).
+    sent = _usage(request, "sms-sent-ip", "ip", limits["send_per_ip"], increment=False)
     verified = _usage(request, "sms-verified-ip", "ip", _UNCOUNTED, increment=False)
-    if None in (per_phone, per_ip, sent, verified):
+    if None in (per_phone, sent, verified):
         raise busy
-    if _reached(per_phone) or _reached(per_ip):
+    if _reached(per_phone) or _reached(sent):
         raise Ratelimited
     if sent["count"] - verified["count"] >= limits["unverified_sends_per_ip"]:
         raise Ratelimited
@@ -84,8 +85,7 @@ def check_send_allowed(request, phone_hash):
 def record_sent(request, phone_hash):
     limits = settings.RATE_LIMITS
     _usage(request, "sms-send-phone", _fixed(phone_hash), limits["send_per_phone"])
-    _usage(request, "sms-send-ip", "ip", limits["send_per_ip"])
-    _usage(request, "sms-sent-ip", "ip", _UNCOUNTED)
+    _usage(request, "sms-sent-ip", "ip", limits["send_per_ip"])
 
 
 def release_cooldown(cooldown_key):

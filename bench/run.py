@@ -180,6 +180,9 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--flow-duration", type=int, default=20, help="seconds per locust run")
     parser.add_argument("--users", type=int, default=16, help="concurrent citizens (locust)")
+    parser.add_argument(
+        "--serve", action="store_true", help="set up, start the server, and wait (for profiling)"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("make bench needs wrk: apt-get install wrk")
@@ -202,6 +205,8 @@ def main():
         "DJANGO_CLIENT_IP_HEADER": "X-Real-IP",
         "DJANGO_BENCHMARK": "1",
         "PORT": str(port),
+        # Settings under study can be passed through, e.g. DJANGO_SESSION_ENGINE=cache.
+        **{name: value for name, value in os.environ.items() if name.startswith("DJANGO_")},
     }
     base = f"http://127.0.0.1:{port}"
     psql(f"CREATE DATABASE {database}")
@@ -227,6 +232,12 @@ def main():
                 cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
         wait_until_up(base, server, log)
+        if args.serve:
+            say(f"serving on {base} (gunicorn pid {server.pid}); SMS_FILE={env['SMS_FILE']}")
+            (work / "env.json").write_text(json.dumps(env))
+            say(f"environment in {work / 'env.json'}; Ctrl-C to stop")
+            server.wait()
+            return
         for _, path, _ in ENDPOINTS:  # warm up: connections, templates, caches
             wrk(base + path, 2)
 

@@ -301,6 +301,18 @@ PUBLIC_PAGE_CACHE_SECONDS = env_int("DJANGO_PAGE_CACHE_SECONDS", 10)
 # ...and kept that long in each worker's memory, sparing the trip to Redis for busy pages.
 PUBLIC_PAGE_LOCAL_SECONDS = 1.0
 
+SESSION_ENGINES = {
+    "db": "django.contrib.sessions.backends.db",
+    "cached_db": "django.contrib.sessions.backends.cached_db",
+    "cache": "django.contrib.sessions.backends.cache",
+}
+_session = env_str("DJANGO_SESSION_ENGINE") or "db"
+if _session not in SESSION_ENGINES:
+    raise ImproperlyConfigured(
+        f"DJANGO_SESSION_ENGINE must be one of {', '.join(SESSION_ENGINES)}, not {_session!r}."
+    )
+SESSION_ENGINE = SESSION_ENGINES[_session]
+
 # Sessions last at most a working day; staff sessions also end when the browser closes
 # (ballots.admin sets that at login).
 SESSION_COOKIE_AGE = 9 * 60 * 60

@@ -12,6 +12,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or max(2, multiprocessing.cpu_co
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 
+# SO_REUSEPORT: the kernel spreads new connections over the workers. Without it, long-lived
+# keep-alive connections (wrk's, or nginx's upstream pool) can all land on one worker and leave
+# the other idle: measured here, every third 4-second run of the baseline fell from about
+# 3,500 to about 1,100 requests/s; with it, ten runs out of ten stayed between 3,380 and 3,660.
+reuse_port = True
+
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

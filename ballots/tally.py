@@ -8,6 +8,7 @@ themselves in one aggregate query: for the official export, the admin and `check
 from collections import Counter
 from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from reforms.models import Reform
@@ -89,9 +90,18 @@ def recount(poll):
 
 
 def discrepancies(poll):
-    """Where the running counts and a recount disagree; empty when they agree, as they must."""
-    poll.refresh_from_db(fields=["ballot_count", "voided_count"])
-    fast, exact = tally(poll), recount(poll)
+    """Where the running counts and a recount disagree; empty when they agree, as they must.
+
+    Both are read from one snapshot of the database (REPEATABLE READ on PostgreSQL), so votes
+    arriving meanwhile cannot make them look different.
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        poll.refresh_from_db(fields=["ballot_count", "voided_count"])
+        fast, exact = tally(poll), recount(poll)
     found = [
         (number, fast.votes_by_number().get(number, 0), votes)
         for number, votes in exact.votes_by_number().items()

@@ -77,7 +77,7 @@ class Citizen(FastHttpUser):
                 return None
             return found.group(1)
 
-    def _post(self, path, data, expect, name):
+    def _post(self, path, data, expect, name, location=None):
         with self.client.post(
             path,
             data=data,
@@ -88,6 +88,9 @@ class Citizen(FastHttpUser):
         ) as response:
             if response.status_code != expect:
                 response.failure(f"{name}: {response.status_code}")
+                return False
+            if location is not None and response.headers.get("Location") != location:
+                response.failure(f"{name}: went to {response.headers.get('Location')}")
                 return False
             return True
 
@@ -119,5 +122,10 @@ class Citizen(FastHttpUser):
         token = self._token("/vote/")
         choice = random.randint(1, 15)  # noqa: S311
         return token is not None and self._post(
-            "/vote/", {"choices": choice, "csrfmiddlewaretoken": token}, 302, "POST /vote/"
+            "/vote/",
+            {"choices": choice, "csrfmiddlewaretoken": token},
+            302,
+            "POST /vote/",
+            # To the receipt: a redirect elsewhere (back to /verify/, say) is not a vote.
+            location="/vote/done/",
         )

@@ -34,12 +34,17 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# name, path, label, cookie. A visitor without a session gets the shared cached page; one with a
+# session (a citizen who verified) gets the page rendered for them, every time.
 ENDPOINTS = [
-    ("baseline", "/bench/baseline", "fixed-string view, same middleware (the baseline)"),
-    ("home", "/", "`/`: the poll and the fifteen entries"),
-    ("entry", "/reforms/3/", "`/reforms/3/`: an entry's whole text"),
-    ("results", "/results/", "`/results/`: the ranked result"),
-]
+    ("baseline", "/bench/baseline", "fixed-string view, same middleware (the baseline)", None),
+    ("home", "/", "`/`: the poll and the fifteen entries", None),
+    ("entry", "/reforms/3/", "`/reforms/3/`: an entry's whole text", None),
+    ("results", "/results/", "`/results/`: the ranked result", None),
+    ("home_session", "/", "`/` for a visitor with a session (rendered each time)", "sessionid=x"),
+    ("results_session", "/results/", "`/results/` with a session (rendered each time)",
+     "sessionid=x"),
+]  # fmt: skip
 
 
 def say(message):
@@ -71,19 +76,23 @@ def milliseconds(text):
     return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
-def wrk(url, seconds):
+def wrk(url, seconds, cookie=None):
+    # As behind nginx: the proxy's header with the client's address on every request.
+    headers = ["-H", "X-Real-IP: 10.9.8.7"] + (["-H", f"Cookie: {cookie}"] if cookie else [])
     output = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", *headers, url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.*)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),
         "p99": milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
-        "errors": int(errors.group(1)) if errors else 0,
-        "socket_errors": socket_errors.group(1) if socket_errors else "",
+        "errors": (int(errors.group(1)) if errors else 0)
+        + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
     }
 
 
@@ -98,13 +107,16 @@ def locust(base, env, users, seconds, work, run_number):
         check=False,
     )  # fmt: skip
     with open(f"{prefix}_stats.csv", encoding="utf-8") as stats:
-        total = next(row for row in csv.DictReader(stats) if row["Name"] == "Aggregated")
+        rows = list(csv.DictReader(stats))
+    total = next(row for row in rows if row["Name"] == "Aggregated")
     flows = json.loads(counts.read_text())
     return {
         "flows_per_s": flows["completed"] / flows["seconds"],
+        "completed": flows["completed"],
+        "requests_per_s": int(total["Request Count"]) / flows["seconds"],
         "p50": float(total["50%"]),
         "p99": float(total["99%"]),
-        "requests": int(total["Request Count"]),
+        "worst_p99": max(float(row["99%"]) for row in rows if row["Name"] != "Aggregated"),
         "errors": int(total["Failure Count"]) + flows["failed"],
     }
 
@@ -112,6 +124,12 @@ def locust(base, env, users, seconds, work, run_number):
 def export(env, kind):
     output = run([sys.executable, str(ROOT / "bench" / "export_memory.py"), kind], env)
     return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def count_ballots(env):
+    output = manage(env, "shell", "-c",
+                    "from ballots.models import Ballot; print(Ballot.objects.count())")  # fmt: skip
+    return int(output.strip().splitlines()[-1])
 
 
 def wait_until_up(base, server, log):
@@ -142,7 +160,7 @@ def table(measured, args, load_seconds):
         "| what | requests/s | p50 ms | p99 ms | of baseline | errors |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, _, label in ENDPOINTS:
+    for name, _, label, _ in ENDPOINTS:
         runs = measured[name]
         rps = median([r["rps"] for r in runs])
         lines.append(
@@ -154,8 +172,9 @@ def table(measured, args, load_seconds):
     lines.append(
         f"| complete citizen flows (GET /verify/, phone, code, GET /vote/, ballot) | "
         f"{median([f['flows_per_s'] for f in flows]):,.1f} flows/s "
-        f"({median([f['requests'] for f in flows]) / args.flow_duration:,.0f} requests/s) | "
-        f"{median([f['p50'] for f in flows]):.0f} | {median([f['p99'] for f in flows]):.0f} | | "
+        f"({median([f['requests_per_s'] for f in flows]):,.0f} requests/s) | "
+        f"{median([f['p50'] for f in flows]):.0f} | {median([f['p99'] for f in flows]):.0f} "
+        f"(slowest request type {median([f['worst_p99'] for f in flows]):.0f}) | | "
         f"{sum(f['errors'] for f in flows)} |"
     )
     lines += [
@@ -206,7 +225,11 @@ def main():
         "DJANGO_BENCHMARK": "1",
         "PORT": str(port),
         # Settings under study can be passed through, e.g. DJANGO_SESSION_ENGINE=cache.
-        **{name: value for name, value in os.environ.items() if name.startswith("DJANGO_")},
+        **{
+            name: value
+            for name, value in os.environ.items()
+            if name.startswith(("GUNICORN_", "WEB_CONCURRENCY")) or name == "DJANGO_SESSION_ENGINE"
+        },
     }
     base = f"http://127.0.0.1:{port}"
     psql(f"CREATE DATABASE {database}")
@@ -238,18 +261,28 @@ def main():
             say(f"environment in {work / 'env.json'}; Ctrl-C to stop")
             server.wait()
             return
-        for _, path, _ in ENDPOINTS:  # warm up: connections, templates, caches
-            wrk(base + path, 2)
+        for _, path, _, cookie in ENDPOINTS:  # warm up: connections, templates, caches
+            wrk(base + path, 2, cookie)
 
         measured = {name: [] for name in ["flows", "tally", "ballots"] + [e[0] for e in ENDPOINTS]}
+        ballots_before = count_ballots(env)
+        completed = 0
         for number in range(1, args.runs + 1):
-            for name, path, _ in ENDPOINTS:
-                measured[name].append(wrk(base + path, args.duration))
+            # A different order each run, so no endpoint always follows the write-heavy flows.
+            order = ENDPOINTS[number - 1 :] + ENDPOINTS[: number - 1]
+            for name, path, _, cookie in order:
+                measured[name].append(wrk(base + path, args.duration, cookie))
                 say(f"run {number}: {name} {measured[name][-1]}")
             measured["flows"].append(
                 locust(base, env, args.users, args.flow_duration, work, number)
             )
+            completed += measured["flows"][-1]["completed"]
             say(f"run {number}: flows {measured['flows'][-1]}")
+        # Every completed flow must have left exactly one ballot.
+        recorded = count_ballots(env) - ballots_before
+        if recorded != completed:
+            sys.exit(f"{completed} flows completed but {recorded} ballots were recorded")
+        say(f"{completed} flows completed, {recorded} ballots recorded")
         for number in range(1, args.runs + 1):
             for kind in ("tally", "ballots"):
                 measured[kind].append(export(env, kind))

@@ -67,11 +67,13 @@ def gunicorn(env, log_path):
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
+    # The health check carries the site's own host name, as a load balancer's probe must.
+    host = (env.get("DJANGO_ALLOWED_HOSTS") or "127.0.0.1").split(",")[0]
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if fetch(f"{base}/healthz")[0] == 200:
+                if fetch(f"{base}/healthz", Host=host)[0] == 200:
                     break
             except OSError:
                 pass

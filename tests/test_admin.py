@@ -107,7 +107,9 @@ def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
     ) == ["发布", "撤回发布"]
 
 
-def test_an_edit_is_kept_in_history_and_can_be_restored(moderator, client, poll):
+def test_an_edit_is_kept_in_history_and_can_be_restored(
+    moderator, client, poll, django_capture_on_commit_callbacks
+):
     entry = Reform.objects.get(number=3)
     original = entry.title
     form = {
@@ -129,7 +131,8 @@ def test_an_edit_is_kept_in_history_and_can_be_restored(moderator, client, poll)
     first = entry.history.earliest()
     restore_url = f"/admin/reforms/reform/{entry.pk}/history/{first.history_id}/"
     assert moderator.get(restore_url).status_code == 200
-    response = moderator.post(restore_url, {**form, "title": first.title})
+    with django_capture_on_commit_callbacks(execute=True):  # as the request's commit does
+        response = moderator.post(restore_url, {**form, "title": first.title})
     assert response.status_code == 302
     assert Reform.objects.get(number=3).title == original
     assert original in text(client.get("/reforms/3/"))

@@ -28,23 +28,28 @@ def test_a_second_visitor_gets_the_page_without_touching_the_database(
     assert "Cookie" in second["Vary"]
 
 
-def test_an_edit_shows_at_once(client, poll):
+def test_an_edit_shows_once_committed(client, poll, django_capture_on_commit_callbacks):
     client.get("/reforms/3/")
     entry = Reform.objects.get(number=3)
     entry.title = "修改后的标题"
-    entry.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        entry.save()
     assert "修改后的标题" in text(client.get("/reforms/3/"))
     assert "修改后的标题" in text(client.get("/"))
 
 
-def test_unpublishing_and_closing_show_at_once(client, poll):
+def test_unpublishing_and_closing_show_once_committed(
+    client, poll, django_capture_on_commit_callbacks
+):
     client.get("/")
     entry = Reform.objects.get(number=7)
     entry.published = False
-    entry.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        entry.save()
     assert entry.title not in text(client.get("/"))
     client.get("/results/")
-    poll.close()
+    with django_capture_on_commit_callbacks(execute=True):
+        poll.close()
     assert "最终结果" in text(client.get("/results/"))
 
 
@@ -66,6 +71,27 @@ def test_a_citizens_own_state_is_never_cached_for_others(poll):
     assert "您已投票" in text(citizen.get("/"))
     assert "您已投票" not in text(Client().get("/"))
     assert "您已投票" in text(citizen.get("/"))
+
+
+def test_an_edit_is_not_published_before_it_is_committed(
+    client, poll, django_capture_on_commit_callbacks
+):
+    # A page rendered while the change is still uncommitted must not be kept as current.
+    client.get("/reforms/3/")
+    entry = Reform.objects.get(number=3)
+    entry.title = "尚未提交的标题"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        entry.save()
+    assert len(callbacks) == 1  # invalidation waits for the commit
+    assert "尚未提交的标题" not in text(client.get("/reforms/3/"))  # the cached copy still
+    callbacks[0]()  # the commit
+    assert "尚未提交的标题" in text(client.get("/reforms/3/"))
+
+
+def test_made_up_addresses_do_not_make_new_pages(client, poll):
+    response = client.get("/reforms/0003/")
+    assert response.status_code == 301 and response["Location"] == "/reforms/3/"
+    assert client.get("/en/reforms/03/")["Location"] == "/en/reforms/3/"
 
 
 def test_large_text_and_languages_are_cached_apart(poll):

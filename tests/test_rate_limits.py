@@ -166,6 +166,17 @@ class TestBehindAProxy:
         browser.post("/vote/", {"choices": "2"})
         assert Ballot.objects.get().network == "203.0.113.0/24"
 
+    @override_settings(CLIENT_IP_HEADER="X-Real-IP")
+    @limits(unverified_sends_per_ip=2)
+    def test_the_header_counts_only_from_a_trusted_proxy(self, poll):
+        # Someone who reaches an app server directly cannot pose as many clients.
+        for n in range(2):
+            Client(REMOTE_ADDR="192.0.2.9", HTTP_X_REAL_IP=f"198.51.100.{n}").post(
+                "/verify/", {"phone": phone(n)}
+            )
+        direct = Client(REMOTE_ADDR="192.0.2.9", HTTP_X_REAL_IP="198.51.100.99")
+        assert_limited(direct.post("/verify/", {"phone": phone(7)}))
+
     @limits(unverified_sends_per_ip=2)
     def test_a_header_the_client_sends_itself_changes_nothing(self, poll):
         for n in range(2):

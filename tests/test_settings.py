@@ -131,6 +131,20 @@ def test_refuses_to_start_without_a_citizen_hash_key_when_debug_is_off():
     assert "CITIZEN_HASH_KEY must be set" in result.stderr
 
 
+def test_refuses_the_templates_placeholders():
+    for name in ("DJANGO_SECRET_KEY", "CITIZEN_HASH_KEY"):
+        env = {**SECRET, name: "change-me-to-a-random-50-character-value"}
+        result = run_python("import django; django.setup()", **env)
+        assert result.returncode != 0
+        assert f"{name} is still the template's placeholder" in result.stderr
+
+
+def test_refuses_a_rate_it_cannot_read():
+    result = run_python("import django; django.setup()", RATE_SEND_PER_PHONE="abc", **SECRET)
+    assert result.returncode != 0
+    assert "RATE_SEND_PER_PHONE must be a rate such as 5/h" in result.stderr
+
+
 def test_refuses_an_unknown_sms_backend():
     result = run_python("import django; django.setup()", SMS_BACKEND="pigeon", **SECRET)
     assert result.returncode != 0

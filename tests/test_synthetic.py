@@ -10,7 +10,12 @@ from ballots.tally import discrepancies, recount
 
 from .test_admin import cast
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("benchmark_mode")]
+
+
+@pytest.fixture
+def benchmark_mode(settings):
+    settings.BENCHMARK_VIEWS = True
 
 
 def test_loads_synthetic_ballots_with_exact_counts(poll):
@@ -26,6 +31,19 @@ def test_loads_synthetic_ballots_with_exact_counts(poll):
     cast(poll, [3])
     poll.refresh_from_db()
     assert discrepancies(poll) == []
+
+
+def test_refuses_unless_benchmarking(poll, settings):
+    settings.BENCHMARK_VIEWS = False
+    with pytest.raises(CommandError, match="DJANGO_BENCHMARK=1"):
+        call_command("load_synthetic_ballots", "--count", "10")
+    assert Ballot.objects.count() == 0
+
+
+def test_refuses_a_closed_poll(poll):
+    poll.close()
+    with pytest.raises(CommandError, match="closed"):
+        call_command("load_synthetic_ballots", "--count", "10")
 
 
 def test_refuses_a_poll_with_real_ballots(poll):

@@ -16,11 +16,10 @@ class ZiboVoteConfig(AppConfig):
 
         # Every save staff can make to what the public pages show, whichever way it is made
         # (a form, an action, a restore from history, Poll.close()).
+        receiver = page_cache.invalidate_on_commit
         for model in (Reform, Poll):
-            post_save.connect(page_cache.invalidate, sender=model, dispatch_uid=f"pages-{model}")
-            post_delete.connect(
-                page_cache.invalidate, sender=model, dispatch_uid=f"pages-del-{model}"
-            )
+            post_save.connect(receiver, sender=model, dispatch_uid=f"pages-{model}")
+            post_delete.connect(receiver, sender=model, dispatch_uid=f"pages-del-{model}")
         m2m_changed.connect(
-            page_cache.invalidate, sender=Poll.reforms.through, dispatch_uid="pages-poll-reforms"
+            receiver, sender=Poll.reforms.through, dispatch_uid="pages-poll-reforms"
         )

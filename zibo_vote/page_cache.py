@@ -10,9 +10,10 @@ verified or voted: they are rendered once and served from the cache for a few se
   large-text setting. A request with a query string is not cached at all, so the number of
   keys stays that of the pages (and nobody can fill the cache with made-up addresses).
 - A page whose rendering used a CSRF token or set a cookie is never stored.
-- Staff edits (entries, the poll, its entries, closing it, voiding a ballot) raise a version
-  number kept in the shared cache; a page stored under an older version is rendered afresh.
-  Votes themselves do not: while voting is open, counts on a page may be a few seconds old.
+- Staff edits (entries, the poll, its entries, closing it, voiding a ballot), once committed,
+  set a new version in the shared cache; a page stored under an older version is rendered
+  afresh. Votes themselves do not, nor does the clock reaching a scheduled opening or closing
+  time: then a page may be up to PUBLIC_PAGE_CACHE_SECONDS (+1) old.
 
 Each worker also keeps the pages it served for PUBLIC_PAGE_LOCAL_SECONDS (one second) in its
 own memory, so a busy page costs one trip to Redis per second per worker, not one per request.
@@ -25,6 +26,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
@@ -35,13 +37,25 @@ VERSION_KEY = "public-pages:version"
 _local = {}
 
 
+# More distinct pages than the site has (entries × languages × text sizes) means something is
+# making up addresses; this worker's copies are then dropped rather than left to grow.
+LOCAL_LIMIT = 200
+
+
 def invalidate(**kwargs):
-    """Make every cached page stale; usable as a signal receiver."""
+    """Make every cached page stale.
+
+    The version is the time of the change, not a counter: if Redis ever forgets it, the next
+    version is still new, and an old page can never become current again.
+    """
     _local.clear()
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:  # no version yet (or the cache forgot it): start one
-        cache.set(VERSION_KEY, 1, None)
+    cache.set(VERSION_KEY, time.time_ns(), None)
+
+
+def invalidate_on_commit(**kwargs):
+    """Signal receiver: after the change is committed, so no page is rendered from rows that
+    are about to change and then stored as current."""
+    transaction.on_commit(invalidate)
 
 
 def _cacheable(request, response):
@@ -94,6 +108,8 @@ def public_page(view):
                 return response
             page = (response.content, response["Content-Type"])
             cache.set(key, (version, *page), settings.PUBLIC_PAGE_CACHE_SECONDS)
+        if len(_local) >= LOCAL_LIMIT:
+            _local.clear()
         _local[key] = (now + settings.PUBLIC_PAGE_LOCAL_SECONDS, *page)
         return response
 

@@ -63,6 +63,9 @@ def env_list(name, default):
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if SECRET_KEY.startswith("change-me") and not DEBUG:
+    # The placeholder of deploy/zibo-vote.env.example, left in place.
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is still the template's placeholder.")
 if not SECRET_KEY:
     if not DEBUG:
         # Never fall back to a key anyone can read in this repository: it signs sessions.
@@ -213,6 +216,8 @@ else:
 # the same on every app server, and never changed while a poll runs: a new key makes every
 # citizen a stranger to the ballots already cast.
 CITIZEN_HASH_KEY = env_str("CITIZEN_HASH_KEY")
+if CITIZEN_HASH_KEY.startswith("change-me") and not DEBUG:
+    raise ImproperlyConfigured("CITIZEN_HASH_KEY is still the template's placeholder.")
 if len(CITIZEN_HASH_KEY) < 32:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -255,18 +260,28 @@ RATELIMIT_USE_CACHE = "default"
 RATELIMIT_VIEW = "ballots.views.rate_limited"
 # One IPv6 customer usually holds a whole /64.
 RATELIMIT_IPV6_MASK = 64
+
+
+def env_rate(name, default):
+    """A django-ratelimit rate such as 5/h or 10/10m."""
+    value = env_str(name) or default
+    if not re.fullmatch(r"\d+/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 5/h or 10/10m, not {value!r}.")
+    return value
+
+
 RATE_LIMITS = {
     # Codes sent to one phone number (on top of the 60-second resend wait).
-    "send_per_phone": env_str("RATE_SEND_PER_PHONE") or "5/h",
+    "send_per_phone": env_rate("RATE_SEND_PER_PHONE", "5/h"),
     # Codes sent from one address that were never verified. A campus behind one NAT address
     # verifies what it asks for and is never stopped; an address cycling through numbers is.
     "unverified_sends_per_ip": env_int("RATE_UNVERIFIED_SENDS_PER_IP", 30, minimum=1),
     # A ceiling on all sends from one address, verified or not.
-    "send_per_ip": env_str("RATE_SEND_PER_IP") or "1000/h",
-    "check_per_ip": env_str("RATE_CHECK_PER_IP") or "1000/h",
-    "check_per_phone": env_str("RATE_CHECK_PER_PHONE") or "20/h",
-    "vote_per_ip": env_str("RATE_VOTE_PER_IP") or "1000/h",
-    "vote_per_citizen": env_str("RATE_VOTE_PER_CITIZEN") or "10/10m",
+    "send_per_ip": env_rate("RATE_SEND_PER_IP", "1000/h"),
+    "check_per_ip": env_rate("RATE_CHECK_PER_IP", "1000/h"),
+    "check_per_phone": env_rate("RATE_CHECK_PER_PHONE", "20/h"),
+    "vote_per_ip": env_rate("RATE_VOTE_PER_IP", "1000/h"),
+    "vote_per_citizen": env_rate("RATE_VOTE_PER_CITIZEN", "10/10m"),
 }
 
 if not REDIS_URL:
@@ -338,6 +353,9 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
 # The header in which the reverse proxy reports the client's address (nginx:
 # `proxy_set_header X-Real-IP $remote_addr;`). Unset: REMOTE_ADDR, as for `make run`.
 CLIENT_IP_HEADER = env_str("DJANGO_CLIENT_IP_HEADER")
+# ...believed only from these addresses (the reverse proxies); from anyone else, the header is
+# ignored, so a client that reaches an app server directly cannot claim another address.
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 if CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", CLIENT_IP_HEADER):
     raise ImproperlyConfigured(
         f"DJANGO_CLIENT_IP_HEADER must be a header name such as X-Real-IP, "

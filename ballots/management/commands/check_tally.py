@@ -1,9 +1,14 @@
+import logging
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import Count, Q
 
 from ballots.models import Ballot, Choice, Poll, VoteCount
 from ballots.tally import discrepancies, recount
+from zibo_vote import page_cache
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -58,3 +63,5 @@ class Command(BaseCommand):
             Poll.objects.filter(pk=poll.pk).update(
                 ballot_count=ballots["all"], voided_count=ballots["voided"]
             )
+            transaction.on_commit(page_cache.invalidate)
+        logger.warning("check_tally --fix: running counts of %s set from a recount", poll.slug)

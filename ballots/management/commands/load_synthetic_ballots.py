@@ -4,6 +4,7 @@ import random
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -36,16 +37,14 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2016)
 
     def handle(self, *args, poll, count, seed, **options):
+        if not settings.BENCHMARK_VIEWS:
+            # A production server never sets DJANGO_BENCHMARK; bench/run.py does, on a database
+            # it created for the purpose.
+            raise CommandError("Synthetic ballots only with DJANGO_BENCHMARK=1 (bench/run.py).")
         try:
             target = Poll.objects.get(slug=poll)
         except Poll.DoesNotExist:
             raise CommandError(f"No poll with slug {poll!r}.") from None
-        real = Ballot.objects.filter(poll=target).exclude(citizen_hash__startswith=SYNTHETIC)
-        if real.exists():
-            raise CommandError(
-                f"{poll} holds {real.count()} real ballots: synthetic ones are never mixed in. "
-                "Benchmark on a database of its own."
-            )
         reforms = list(target.reforms.values_list("pk", flat=True))
         if not reforms:
             raise CommandError(f"{poll} offers no entries.")
@@ -55,6 +54,17 @@ class Command(BaseCommand):
         weights = [rng.uniform(0.2, 3.0) for _ in reforms]
         began = time.monotonic()
         with transaction.atomic():
+            # The lock every ballot takes: no real ballot can arrive while these are written,
+            # and the check below cannot be overtaken by one.
+            locked = Poll.objects.select_for_update().get(pk=target.pk)
+            if locked.status == "closed":
+                raise CommandError(f"{poll} is closed.")
+            real = Ballot.objects.filter(poll=target).exclude(citizen_hash__startswith=SYNTHETIC)
+            if real.exists():
+                raise CommandError(
+                    f"{poll} holds {real.count()} real ballots: synthetic ones are never mixed "
+                    "in. Benchmark on a database of its own."
+                )
             chosen = rng.choices(reforms, weights=weights, k=count)
             rows = self._rows(chosen, rng, start)
             if connection.vendor == "postgresql":

@@ -48,8 +48,13 @@ CITIZEN = "citizen"
 RECEIPTS = "receipts"
 
 
+def _polls_voted_in(request):
+    """The one thing about a visitor the home page shows: in which polls they voted."""
+    return ",".join(sorted(request.session.get(RECEIPTS, {})))
+
+
 @require_safe
-@public_page
+@public_page(variant=_polls_voted_in)
 def home(request):
     poll = Poll.objects.current()
     reforms = poll.reforms.published() if poll else Reform.objects.published()

@@ -94,6 +94,29 @@ def test_made_up_addresses_do_not_make_new_pages(client, poll):
     assert client.get("/en/reforms/03/")["Location"] == "/en/reforms/3/"
 
 
+def test_citizens_with_a_session_get_the_shared_pages_too(poll, django_assert_num_queries):
+    Client().get("/reforms/3/")
+    citizen = Client()
+    verify(citizen)
+    with django_assert_num_queries(0):  # not even the session: these pages never read it
+        assert citizen.get("/reforms/3/").status_code == 200
+    Client().get("/")
+    with django_assert_num_queries(1):  # the session, for whether they voted
+        assert "参加投票" in text(citizen.get("/"))
+
+
+def test_voters_share_the_voted_page_and_no_one_else_sees_it(poll):
+    first, second = Client(), Client()
+    verify(first, "13812345678")
+    first.post("/vote/", {"choices": "3"})
+    assert "您已投票" in text(first.get("/"))
+    verify(second, "13912345678")
+    assert "参加投票" in text(second.get("/"))  # verified, not yet voted
+    second.post("/vote/", {"choices": "4"})
+    assert "您已投票" in text(second.get("/"))
+    assert "参加投票" in text(Client().get("/"))
+
+
 def test_large_text_and_languages_are_cached_apart(poll):
     large = Client()
     large.cookies["text_size"] = "large"

@@ -1,14 +1,15 @@
-"""Whole public pages kept briefly in the shared cache, for visitors with no personal state.
+"""Whole public pages kept briefly in the shared cache: the same page for every visitor.
 
-The entry list, the entry pages and the results are the same for every visitor who has not
-verified or voted: they are rendered once and served from the cache for a few seconds
-(PUBLIC_PAGE_CACHE_SECONDS), whatever the number of ballots. What keeps this safe:
+The entry list, the entry pages and the results show nothing personal: they are rendered once
+and served from the cache for a few seconds (PUBLIC_PAGE_CACHE_SECONDS), whatever the number of
+ballots and whoever asks. What keeps this safe:
 
-- A request that carries a session cookie (a citizen who verified or voted, or staff) is never
-  served from nor stored in the cache, so no page can show one citizen's state to another.
-- The key holds everything else a page depends on: its path (and so its language) and the
-  large-text setting. A request with a query string is not cached at all, so the number of
-  keys stays that of the pages (and nobody can fill the cache with made-up addresses).
+- The one fact about a visitor such a page may show is named by its view (`variant`): on the
+  home page, the polls they voted in (for "您已投票"). The key holds it, with everything else a
+  page depends on: its path (and so its language) and the large-text setting. No page holds a
+  phone, a receipt or a token, so none can show one citizen's state to another.
+- A request with a query string is not cached at all, so the number of keys stays that of the
+  pages, and nobody can fill the cache with made-up addresses.
 - A page whose rendering used a CSRF token or set a cookie is never stored.
 - Staff edits (entries, the poll, its entries, closing it, voiding a ballot), once committed,
   set a new version in the shared cache; a page stored under an older version is rendered
@@ -74,13 +75,17 @@ def _page(content, content_type):
     return response
 
 
-def public_page(view):
+def public_page(view=None, *, variant=None):
+    """Serve the view's page from the cache. `variant(request)` names the only thing about the
+    visitor that changes the page (on the home page: whether they voted); without it, the page
+    is the same for everyone, with or without a session."""
+    if view is None:
+        return lambda view: public_page(view, variant=variant)
+
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        personal = settings.SESSION_COOKIE_NAME in request.COOKIES
         if (
             not settings.PUBLIC_PAGE_CACHE_SECONDS
-            or personal
             or request.method not in ("GET", "HEAD")
             or request.GET
         ):
@@ -89,7 +94,8 @@ def public_page(view):
             return response
 
         large = request.COOKIES.get("text_size") == "large"
-        key = f"public-page:{get_language()}:{int(large)}:{request.path}"
+        kind = variant(request) if variant else ""
+        key = f"public-page:{get_language()}:{int(large)}:{kind}:{request.path}"
         now = time.monotonic()
         local = _local.get(key)
         if local is not None and local[0] > now:

@@ -42,8 +42,11 @@ def read_inbox():
     with open(SMS_FILE, "a+", encoding="utf-8") as sms:
         sms.seek(0, os.SEEK_END)
         while True:
+            position = sms.tell()
             line = sms.readline()
-            if not line:
+            if not line.endswith("\n"):
+                # Nothing new, or a line still being written: read it again in a moment.
+                sms.seek(position)
                 gevent.sleep(0.002)
                 continue
             message = json.loads(line)

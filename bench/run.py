@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -204,6 +205,8 @@ def main():
         "--serve", action="store_true", help="set up, start the server, and wait (for profiling)"
     )
     args = parser.parse_args()
+    # Stopped from outside (timeout, kill): still stop gunicorn and drop the database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     if not shutil.which("wrk"):
         sys.exit("make bench needs wrk: apt-get install wrk")
     if not (BIN / "locust").exists():

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
@@ -21,7 +22,7 @@ from reforms.models import Reform
 
 from . import export
 from .models import Ballot, Choice, Poll, PollStatus, VoidReason
-from .tally import discrepancies, recount
+from .tally import audit
 
 
 @receiver(user_logged_in)
@@ -188,8 +189,8 @@ class PollAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("各项得票"))
     def tally_table(self, poll):
-        result = recount(poll)  # staff see the count of the ballots themselves
-        mismatch = discrepancies(poll)
+        # Staff see the count of the ballots themselves, checked against the running counts.
+        result, mismatch = audit(poll)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}、{}</td><td>{}</td><td>{}</td><td>{}</td>"
@@ -276,13 +277,11 @@ class PollAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, _("该投票此前已经结束，未作改动。"), messages.WARNING)
             return HttpResponseRedirect(change_url)
-        result = recount(poll)
         context = {
             **self.admin_site.each_context(request),
             "title": _("结束投票"),
             "opts": self.opts,
             "poll": poll,
-            "tally": result,
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/ballots/poll/close_confirmation.html", context)
@@ -436,24 +435,22 @@ class BallotAdmin(admin.ModelAdmin):
         if form.is_valid():
             reason = form.cleaned_data["reason"]
             note = form.cleaned_data["note"].strip()
-            label = VoidReason(reason).label
-            voided = 0
-            for ballot in queryset:
-                if ballot.void(by=request.user, reason=reason, note=note):
-                    self.log_change(
-                        request,
-                        ballot,
-                        gettext("作废：%(reason)s。%(note)s") % {"reason": label, "note": note},
-                    )
-                    voided += 1
+            voided = queryset.void(by=request.user, reason=reason, note=note)
+            message = gettext("作废：%(reason)s。%(note)s") % {
+                "reason": VoidReason(reason).label,
+                "note": note,
+            }
+            LogEntry.objects.log_actions(
+                request.user.pk, Ballot.objects.filter(pk__in=voided), CHANGE, message
+            )
             self.message_user(
                 request,
                 ngettext(
                     "已作废%(count)d张选票，不再计入结果。",
                     "已作废%(count)d张选票，不再计入结果。",
-                    voided,
+                    len(voided),
                 )
-                % {"count": voided},
+                % {"count": len(voided)},
             )
             return None
         context = {

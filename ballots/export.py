@@ -5,6 +5,8 @@ Chinese Windows reads a CSV without one as GBK and shows the titles as mojibake.
 """
 
 import csv
+from itertools import groupby
+from operator import itemgetter
 
 from django.utils import timezone
 
@@ -104,24 +106,19 @@ def ballot_lines(poll, moment):
         )
         .iterator(chunk_size=5000)
     )
-    current, numbers = None, []
-    for ballot_id, receipt, cast_at, voided_at, reason, number in choices:
-        if current is not None and ballot_id != current[0]:
-            yield from _lines([_ballot_row(current, numbers, reasons)])
-            numbers = []
-        current = (ballot_id, receipt, cast_at, voided_at, reason)
-        numbers.append(str(number))
-    if current is not None:
-        yield from _lines([_ballot_row(current, numbers, reasons)])
-
-
-def _ballot_row(ballot, numbers, reasons):
-    _, receipt, cast_at, voided_at, reason = ballot
-    return [
-        receipt,
-        _beijing(cast_at),
-        ";".join(numbers),
-        "已作废" if voided_at else "有效",
-        str(reasons.get(reason, "")),
-        _beijing(voided_at) if voided_at else "",
-    ]
+    # One row a ballot: its choices come one after another (ordered by ballot).
+    for (_, receipt, cast_at, voided_at, reason), rows in groupby(
+        choices, itemgetter(0, 1, 2, 3, 4)
+    ):
+        yield from _lines(
+            [
+                [
+                    receipt,
+                    _beijing(cast_at),
+                    ";".join(str(row[5]) for row in rows),
+                    "已作废" if voided_at else "有效",
+                    str(reasons.get(reason, "")),
+                    _beijing(voided_at) if voided_at else "",
+                ]
+            ]
+        )

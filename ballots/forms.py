@@ -49,16 +49,6 @@ class CodeForm(Form):
         return code
 
 
-class RadioSelectList(forms.RadioSelect):
-    """Radio buttons whose submitted value is read as a list.
-
-    A request can send `choices` twice even when the page shows radio buttons; reading a list
-    lets the form say "too many" instead of silently keeping one of them.
-    """
-
-    allow_multiple_selected = True
-
-
 class BallotForm(Form):
     choices = forms.TypedMultipleChoiceField(
         coerce=int,
@@ -74,12 +64,12 @@ class BallotForm(Form):
         self.reforms = list(poll.reforms.published())
         field = self.fields["choices"]
         field.choices = [(reform.number, reform.title) for reform in self.reforms]
+        # A list either way (the template writes radio buttons or checkboxes): a request that
+        # sends `choices` twice on a one-choice ballot is told "too many", not cut to one.
         if poll.max_choices == 1:
             field.label = _("请选择一项")
-            field.widget = RadioSelectList(choices=field.choices)
         else:
             field.label = gettext("请选择1至%(count)d项") % {"count": poll.max_choices}
-            field.widget = forms.CheckboxSelectMultiple(choices=field.choices)
         if poll.require_id_number:
             self.fields["id_number"] = forms.CharField(
                 label=_("居民身份证号码"),
@@ -121,7 +111,3 @@ class BallotForm(Form):
             {"id": f"id_choices_{index}", "reform": reform, "checked": str(reform.number) in ticked}
             for index, reform in enumerate(self.reforms)
         ]
-
-    def chosen_reforms(self):
-        numbers = set(self.cleaned_data["choices"])
-        return [reform for reform in self.reforms if reform.number in numbers]

@@ -12,8 +12,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from reforms.models import Reform
+from zibo_vote import page_cache
 
-from .models import Ballot, Choice, VoteCount
+from .models import Ballot, Choice, Poll, VoteCount
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,9 @@ def recount(poll):
     return _ranked(poll, counts, ballots["counted"], ballots["voided"])
 
 
-def discrepancies(poll):
-    """Where the running counts and a recount disagree; empty when they agree, as they must.
+def audit(poll):
+    """(the recount, where the running counts differ from it): empty when they agree, as they
+    must.
 
     Both are read from one snapshot of the database (REPEATABLE READ on PostgreSQL), so votes
     arriving meanwhile cannot make them look different.
@@ -102,11 +104,34 @@ def discrepancies(poll):
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         poll.refresh_from_db(fields=["ballot_count", "voided_count"])
         fast, exact = tally(poll), recount(poll)
+    counted, recounted = fast.votes_by_number(), exact.votes_by_number()
     found = [
-        (number, fast.votes_by_number().get(number, 0), votes)
-        for number, votes in exact.votes_by_number().items()
-        if fast.votes_by_number().get(number, 0) != votes
+        (number, counted.get(number, 0), recounted.get(number, 0))
+        for number in sorted(counted.keys() | recounted.keys())
+        if counted.get(number, 0) != recounted.get(number, 0)
     ]
     if (fast.ballots, fast.voided) != (exact.ballots, exact.voided):
         found.append(("ballots", (fast.ballots, fast.voided), (exact.ballots, exact.voided)))
-    return found
+    return exact, found
+
+
+def discrepancies(poll):
+    return audit(poll)[1]
+
+
+def reset_counts(poll):
+    """Set the running counts from a recount, under the poll's lock (no vote moves them
+    meanwhile): after an upgrade in which old servers kept voting, or a bulk load."""
+    with transaction.atomic():
+        Poll.objects.select_for_update().get(pk=poll.pk)
+        exact = recount(poll)
+        VoteCount.objects.filter(poll=poll).delete()
+        VoteCount.objects.bulk_create(
+            VoteCount(poll=poll, reform=row.reform, votes=row.votes)
+            for row in exact.rows
+            if row.votes
+        )
+        Poll.objects.filter(pk=poll.pk).update(
+            ballot_count=exact.ballots + exact.voided, voided_count=exact.voided
+        )
+        transaction.on_commit(page_cache.invalidate)

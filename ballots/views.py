@@ -8,7 +8,6 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.cache import cache_control, never_cache
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from reforms.models import Reform
 from zibo_vote.page_cache import public_page
+from zibo_vote.views import local_path
 
 from . import limits, sms
 from .forms import BallotForm, CodeForm, PhoneForm
@@ -73,11 +73,7 @@ def verified_citizen(request):
 def _next_url(request):
     """Where to go after verifying: a path on this site, else the ballot."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse("ballots:vote")
+    return local_path(target, reverse("ballots:vote"))
 
 
 def _phone_step(request, form, message=""):

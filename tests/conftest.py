@@ -44,7 +44,7 @@ def pytest_sessionfinish(session, exitstatus):
 def _fresh_cache_and_outbox():
     # Rate-limit counters and resend waits live in the cache; each test starts with none.
     cache.clear()
-    page_cache._local.clear()  # this worker's own copies of public pages, too
+    page_cache.local.clear()  # this worker's own copies of public pages, too
     sms.outbox.clear()
     yield
     sms.outbox.clear()

@@ -304,6 +304,44 @@ def test_large_text_and_english_without_javascript(live_server, poll, open_brows
     assert arrives(phone, f"{base}/reforms/3/")
 
 
+def test_admin_and_public_pages_work_under_the_content_security_policy(
+    live_server, poll, moderator, tmp_path, steps
+):
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        f"--user-data-dir={tmp_path / 'csp'}",
+    ):
+        options.add_argument(argument)  # fmt: skip
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    base = live_server.url
+    try:
+        browser.get(f"{base}/admin/")
+        browser.find_element(By.NAME, "username").send_keys("moderator")
+        browser.find_element(By.NAME, "password").send_keys("a-long-staff-password")
+        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        assert arrives(browser, f"{base}/admin/")
+        blocked = {}
+        for path in ["/admin/", f"/admin/ballots/poll/{poll.pk}/change/", "/admin/ballots/ballot/",
+                     "/admin/reforms/reform/", "/admin/reforms/reform/3/change/",
+                     "/admin/reforms/reform/3/history/", f"/admin/ballots/poll/{poll.pk}/close/",
+                     "/", "/reforms/3/", "/verify/", "/results/"]:  # fmt: skip
+            browser.get(base + path)
+            steps.take(browser, path.strip("/").replace("/", "-") or "home")
+            messages = [entry["message"] for entry in browser.get_log("browser")]
+            refused = [m for m in messages if "Content Security Policy" in m]
+            if refused:
+                blocked[path] = refused
+        assert blocked == {}
+    finally:
+        browser.quit()
+
+
 def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser, steps):
     base = live_server.url
     browser = open_browser(width=360, height=740, mobile=True)

@@ -58,7 +58,7 @@ def test_debug_is_off_unless_asked_for():
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be 1 or 0"),
         ({"DATABASE_URL": "nosuchdb://x/y"}, "DATABASE_URL is not a database URL"),
         ({"RATE_SEND_PER_PHONE": "abc"}, "RATE_SEND_PER_PHONE must be a rate such as 5/h"),
-        ({"SMS_BACKEND": "pigeon"}, "SMS_BACKEND must be console, file, locmem or aliyun"),
+        ({"SMS_BACKEND": "pigeon"}, "SMS_BACKEND must be console, file, locmem, aliyun or"),
         ({"DJANGO_SESSION_ENGINE": "files"}, "DJANGO_SESSION_ENGINE must be one of"),
         ({"DJANGO_CLIENT_IP_HEADER": "X Real IP"}, "DJANGO_CLIENT_IP_HEADER must be a header"),
         ({"DJANGO_ADMIN_PATH": "/admin"}, "DJANGO_ADMIN_PATH must look like"),

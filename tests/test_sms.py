@@ -17,6 +17,21 @@ from .conftest import last_code
 PHONE = "13812345678"
 
 
+class Pigeon:
+    """Another gateway, named by dotted path in SMS_BACKEND."""
+
+    sent = []
+
+    def send(self, phone, code, text):
+        self.sent.append(phone)
+
+
+@override_settings(SMS_BACKEND="tests.test_sms.Pigeon")
+def test_another_gateway_is_a_class_named_by_its_path():
+    sms.send_code(PHONE, "123456", "文本")
+    assert Pigeon.sent == [PHONE]
+
+
 def test_locmem_backend_keeps_an_outbox():
     sms.send_code(PHONE, "123456", "您的验证码是123456")
     assert sms.outbox[-1]["phone"] == PHONE and sms.outbox[-1]["code"] == "123456"

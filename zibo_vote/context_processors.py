@@ -29,5 +29,4 @@ def site(request):
         "html_lang": HTML_LANG.get(language, "zh-Hans"),
         "other_language": switch,
         "large_text": request.COOKIES.get(TEXT_SIZE_COOKIE) == "large",
-        "current_url_name": getattr(request.resolver_match, "url_name", ""),
     }

@@ -26,21 +26,14 @@ import time
 from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 
 VERSION_KEY = "public-pages:version"
-
-# key -> (valid until, content, content type), this worker's copies.
-_local = {}
-
-
-# More distinct pages than the site has (entries × languages × text sizes) means something is
-# making up addresses; this worker's copies are then dropped rather than left to grow.
-LOCAL_LIMIT = 200
+local = caches["pages-local"]  # this worker's own copies (settings.CACHES)
 
 
 def invalidate(**kwargs):
@@ -49,7 +42,7 @@ def invalidate(**kwargs):
     The version is the time of the change, not a counter: if Redis ever forgets it, the next
     version is still new, and an old page can never become current again.
     """
-    _local.clear()
+    local.clear()
     cache.set(VERSION_KEY, time.time_ns(), None)
 
 
@@ -96,10 +89,9 @@ def public_page(view=None, *, variant=None):
         large = request.COOKIES.get("text_size") == "large"
         kind = variant(request) if variant else ""
         key = f"public-page:{get_language()}:{int(large)}:{kind}:{request.path}"
-        now = time.monotonic()
-        local = _local.get(key)
-        if local is not None and local[0] > now:
-            return _page(local[1], local[2])
+        mine = local.get(key)
+        if mine is not None:
+            return _page(*mine)
 
         found = cache.get_many([VERSION_KEY, key])  # one round trip for both
         version = found.get(VERSION_KEY, 0)
@@ -114,9 +106,7 @@ def public_page(view=None, *, variant=None):
                 return response
             page = (response.content, response["Content-Type"])
             cache.set(key, (version, *page), settings.PUBLIC_PAGE_CACHE_SECONDS)
-        if len(_local) >= LOCAL_LIMIT:
-            _local.clear()
-        _local[key] = (now + settings.PUBLIC_PAGE_LOCAL_SECONDS, *page)
+        local.set(key, page, settings.PUBLIC_PAGE_LOCAL_SECONDS)
         return response
 
     return wrapper

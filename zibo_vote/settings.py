@@ -97,6 +97,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "zibo_vote.middleware.ClientAddressMiddleware",
+    "zibo_vote.middleware.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -243,9 +244,10 @@ if SMS_BACKEND == "aliyun":
         raise ImproperlyConfigured(
             "SMS_BACKEND=aliyun needs " + ", ".join(f"ALIYUN_SMS_{n}" for n in _missing) + "."
         )
-elif SMS_BACKEND not in {"console", "file", "locmem"}:
+elif SMS_BACKEND not in {"console", "file", "locmem"} and "." not in SMS_BACKEND:
     raise ImproperlyConfigured(
-        f"SMS_BACKEND must be console, file, locmem or aliyun, not {SMS_BACKEND!r}."
+        f"SMS_BACKEND must be console, file, locmem, aliyun or a dotted path to a backend "
+        f"class, not {SMS_BACKEND!r}."
     )
 
 SMS_CODE_TTL_SECONDS = 5 * 60
@@ -331,6 +333,14 @@ SESSION_ENGINE = SESSION_ENGINES[_session]
 # Sessions last at most a working day; staff sessions also end when the browser closes
 # (ballots.admin sets that at login).
 SESSION_COOKIE_AGE = 9 * 60 * 60
+
+# Each worker's own short-lived copies of public pages (zibo_vote/page_cache.py): one trip to
+# Redis per page per second, not per request. Bounded: more pages than the site has are culled.
+CACHES["pages-local"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "public-pages",
+    "OPTIONS": {"MAX_ENTRIES": 200},
+}
 
 # --- Security --------------------------------------------------------------------------------
 

@@ -47,6 +47,13 @@ def baseline(request):
     return HttpResponse("ok\n", content_type="text/plain")
 
 
+def local_path(target, fallback):
+    """`target` if it is a path on this site ("/vote/"), else `fallback`: never another site."""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return target
+    return fallback
+
+
 @require_safe
 @never_cache
 def text_size(request):
@@ -55,10 +62,7 @@ def text_size(request):
     Remembered in a cookie that ends with the browser session; it changes only how pages
     look, so a plain link (not a POST with a CSRF token) is enough.
     """
-    target = request.GET.get("next", "/")
-    if not (target.startswith("/") and url_has_allowed_host_and_scheme(target, None)):
-        target = "/"
-    response = HttpResponseRedirect(target)
+    response = HttpResponseRedirect(local_path(request.GET.get("next", "/"), "/"))
     if request.GET.get("size") == "large":
         response.set_cookie(
             TEXT_SIZE_COOKIE,

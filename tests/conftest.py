@@ -3,15 +3,37 @@ import os
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
+from django.utils import timezone
 
 from ballots import sms
-from ballots.models import Poll
+from ballots.models import Ballot, Poll
 from zibo_vote import page_cache
 
 IN_CI = os.environ.get("CI") == "true"
+
+# Typed from the notice, one by one, so the fixture is checked against more than itself.
+TITLES = {
+    1: "编制空间规划,推动“多规合一”",
+    2: "积极开展农村集体资产股份制改革试点工作",
+    3: "张店区“四位一体”创新推进社会治理",
+    4: "张店区试点“时间银行”探索养老新模式",
+    5: "淄川区推行“三集中三规范”工作法,构建村级事务管理新模式",
+    6: "淄川区建立小微权力清单制度,规范村级权力运行",
+    7: "周村区探索实施村(社区)“民警副书记”工程",
+    8: "临淄区组建医疗联合体,破解“三级诊疗”难题",
+    9: "高青县打造“互联网+农业标准化+检验检测+品牌认证”模式,推进绿色农产品安全标准县建设",
+    10: "高青县积极推行“小微文化”建设",
+    11: "沂源县全力推动“两权”抵押贷款试点工作有序开展",
+    12: "推进移风易俗,弘扬文明新风",
+    13: "实施“五大救助行动”,构建关爱困境妇女儿童新格局",
+    14: "推出“一窗受理、办结交付”一站式车驾管服务模式",
+    15: "高新区创新快审快判机制,提升案件审判质效",
+}
 
 
 def pytest_report_header(config):
@@ -81,6 +103,64 @@ def citizen(client, poll):
     """A client whose session has verified 138 1234 5678."""
     verify(client)
     return client
+
+
+def text(response):
+    """The page as a citizen reads it."""
+    return response.content.decode("utf-8")
+
+
+def cast(poll, *numbers_per_ballot):
+    """Ballots straight through the model, one per (made-up) citizen."""
+    start = Ballot.objects.count()
+    return [
+        poll.cast_ballot(citizen_hash=f"citizen-{start + i:08d}".ljust(64, "0"), numbers=numbers)
+        for i, numbers in enumerate(numbers_per_ballot)
+    ]
+
+
+@pytest.fixture
+def make_staff(django_user_model):
+    def make(username, role=None):
+        user = django_user_model.objects.create_user(username, password="long-enough-pw-1")
+        user.is_staff = True
+        user.save()
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        browser = Client()
+        browser.force_login(user)
+        browser.user = user
+        return browser
+
+    return make
+
+
+@pytest.fixture
+def moderator(make_staff):
+    return make_staff("moderator", "改革办审核员")
+
+
+@pytest.fixture
+def statistician(make_staff):
+    return make_staff("statistician", "统计导出")
+
+
+def poll_form(poll, **changes):
+    """The admin's poll form as its page posts it, with `changes`."""
+    data = {
+        "title": poll.title,
+        "slug": poll.slug,
+        "intro": poll.intro,
+        "reforms": list(poll.reforms.values_list("pk", flat=True)),
+        "opens_at_0": timezone.localtime(poll.opens_at).strftime("%Y-%m-%d"),
+        "opens_at_1": timezone.localtime(poll.opens_at).strftime("%H:%M:%S"),
+        "closes_at_0": "",
+        "closes_at_1": "",
+        "max_choices": poll.max_choices,
+        "id_region_prefixes": poll.id_region_prefixes,
+    }
+    data.update(changes)
+    return data
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -17,7 +17,7 @@ from ballots import export
 from ballots.models import VoidReason
 from reforms.models import Reform
 
-from .test_admin import cast
+from .conftest import cast
 
 pytestmark = pytest.mark.django_db
 

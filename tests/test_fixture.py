@@ -9,27 +9,10 @@ from django.utils import timezone
 from ballots.models import PollStatus
 from reforms.models import Reform, chinese_numeral
 
+from .conftest import TITLES
+
 NOTICE = (settings.BASE_DIR / "fixtures" / "notice.txt").read_text(encoding="utf-8")
 NOTICE_LINES = NOTICE.splitlines()
-
-# Typed from the notice, one by one, so the fixture is checked against more than itself.
-TITLES = {
-    1: "编制空间规划,推动“多规合一”",
-    2: "积极开展农村集体资产股份制改革试点工作",
-    3: "张店区“四位一体”创新推进社会治理",
-    4: "张店区试点“时间银行”探索养老新模式",
-    5: "淄川区推行“三集中三规范”工作法,构建村级事务管理新模式",
-    6: "淄川区建立小微权力清单制度,规范村级权力运行",
-    7: "周村区探索实施村(社区)“民警副书记”工程",
-    8: "临淄区组建医疗联合体,破解“三级诊疗”难题",
-    9: "高青县打造“互联网+农业标准化+检验检测+品牌认证”模式,推进绿色农产品安全标准县建设",
-    10: "高青县积极推行“小微文化”建设",
-    11: "沂源县全力推动“两权”抵押贷款试点工作有序开展",
-    12: "推进移风易俗,弘扬文明新风",
-    13: "实施“五大救助行动”,构建关爱困境妇女儿童新格局",
-    14: "推出“一窗受理、办结交付”一站式车驾管服务模式",
-    15: "高新区创新快审快判机制,提升案件审判质效",
-}
 
 # The unit named in the title; where the title names none, the subject of the first sentence.
 UNITS = {

@@ -6,14 +6,9 @@ from django.test import Client, override_settings
 from ballots.models import VoidReason
 from reforms.models import Reform
 
-from .conftest import verify
-from .test_admin import cast
+from .conftest import cast, text, verify
 
 pytestmark = pytest.mark.django_db
-
-
-def text(response):
-    return response.content.decode("utf-8")
 
 
 @pytest.mark.parametrize("path", ["/", "/reforms/3/", "/results/", "/en/"])

@@ -9,13 +9,9 @@ from django.utils import timezone
 from ballots.models import Poll
 from reforms.models import Reform
 
-from .test_fixture import TITLES
+from .conftest import TITLES, text
 
 pytestmark = pytest.mark.django_db
-
-
-def text(response):
-    return response.content.decode("utf-8")
 
 
 def test_home_lists_the_fifteen_entries_in_order(client, poll):

@@ -11,13 +11,9 @@ from ballots.models import VoidReason, VoteCount
 from ballots.tally import discrepancies, recount, tally
 from reforms.models import Reform
 
-from .test_admin import cast
+from .conftest import cast, text
 
 pytestmark = pytest.mark.django_db
-
-
-def text(response):
-    return response.content.decode("utf-8")
 
 
 def test_while_open_only_turnout_is_shown(client, poll):

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from .conftest import TITLES
 from .servers import base_env, fetch, gunicorn, manage
-from .test_fixture import TITLES
 
 
 @pytest.fixture(scope="module")

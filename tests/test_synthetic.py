@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from ballots.models import Ballot
 from ballots.tally import discrepancies, recount
 
-from .test_admin import cast
+from .conftest import cast
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("benchmark_mode")]
 

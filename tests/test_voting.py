@@ -14,15 +14,11 @@ from ballots.identity import id_number_hash, phone_hash
 from ballots.models import Ballot, Choice, PollNotOpen
 from reforms.models import Reform
 
-from .conftest import verify
+from .conftest import last_code, text, verify
 
 pytestmark = pytest.mark.django_db
 
 PHONE = "13812345678"
-
-
-def text(response):
-    return response.content.decode("utf-8")
 
 
 def test_ballot_offers_the_published_entries_as_radio_buttons(citizen):
@@ -212,8 +208,6 @@ def test_missing_csrf_token_on_the_ballot_is_refused(poll):
     verify_response = browser.get("/verify/")
     token = verify_response.cookies["csrftoken"].value
     browser.post("/verify/", {"phone": PHONE, "csrfmiddlewaretoken": token})
-    from .conftest import last_code
-
     browser.post("/verify/", {"code": last_code(PHONE), "csrfmiddlewaretoken": token})
     assert browser.get("/vote/").status_code == 200
     response = browser.post("/vote/", {"choices": "3"})

@@ -1,0 +1,131 @@
+"""The reform office reviews ballots in admin: read-only, found by receipt, voided with a reason."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.test import override_settings
+from django.utils import timezone
+
+from ballots.models import Ballot, VoidReason
+
+from .conftest import cast, text
+
+pytestmark = pytest.mark.django_db
+
+
+def test_nobody_adds_changes_or_deletes_a_ballot(admin_client, poll):
+    [ballot] = cast(poll, [3])
+    assert admin_client.get("/admin/ballots/ballot/add/").status_code == 403
+    change = admin_client.get(f"/admin/ballots/ballot/{ballot.pk}/change/")
+    assert change.status_code == 200 and 'type="submit"' not in text(change).split("<form")[-1]
+    assert admin_client.post(f"/admin/ballots/ballot/{ballot.pk}/change/", {}).status_code == 403
+    assert admin_client.post(f"/admin/ballots/ballot/{ballot.pk}/delete/").status_code == 403
+    admin_client.post(
+        "/admin/ballots/ballot/",
+        {"action": "delete_selected", "_selected_action": [ballot.pk], "post": "yes"},
+    )
+    assert Ballot.objects.filter(pk=ballot.pk).exists()
+    assert "delete_selected" not in text(admin_client.get("/admin/ballots/ballot/"))
+
+
+def test_ballot_list_shows_masked_phone_network_and_receipt(moderator, citizen, poll):
+    citizen.post("/vote/", {"choices": "3"})
+    ballot = Ballot.objects.get()
+    html = text(moderator.get("/admin/ballots/ballot/"))
+    assert "138****5678" in html
+    assert "127.0.0.0/24" in html
+    assert ballot.receipt in html
+    assert "13812345678" not in html
+
+
+def test_ballots_can_be_found_by_receipt_and_filtered(moderator, poll, admin_user):
+    first, second = cast(poll, [1], [2])
+    second.void(by=admin_user, reason=VoidReason.STUFFING)
+    found = text(moderator.get("/admin/ballots/ballot/", {"q": first.receipt_display.lower()}))
+    assert first.receipt in found and second.receipt not in found
+    voided = text(moderator.get("/admin/ballots/ballot/", {"status": "voided"}))
+    assert second.receipt in voided and first.receipt not in voided
+    hour = timezone.localtime(first.cast_at).hour
+    this_hour = text(moderator.get("/admin/ballots/ballot/", {"hour": str(hour)}))
+    assert first.receipt in this_hour
+    other = text(moderator.get("/admin/ballots/ballot/", {"hour": str((hour + 1) % 24)}))
+    assert first.receipt not in other
+    assert moderator.get("/admin/ballots/ballot/", {"hour": "x"}).status_code == 200
+    assert "03:00–03:59" in this_hour
+
+
+def void(browser, ballots, **form):
+    return browser.post(
+        "/admin/ballots/ballot/",
+        {"action": "void_ballots", "_selected_action": [b.pk for b in ballots], **form},
+        follow=True,
+    )
+
+
+def test_voiding_asks_for_a_reason_and_records_it(moderator, poll):
+    first, second, _ = cast(poll, [3], [3], [5])
+
+    asked = text(void(moderator, [first, second]))
+    assert "作废原因" in asked and "不能撤销" in asked
+    assert not Ballot.objects.filter(voided_at__isnull=False).exists()
+
+    no_note = text(void(moderator, [first], apply="1", reason="other", note=" "))
+    assert "原因为“其他”时，请填写说明" in no_note
+    assert not Ballot.objects.filter(voided_at__isnull=False).exists()
+
+    done = text(
+        void(moderator, [first, second], apply="1", reason="stuffing", note="同一网段集中投票")
+    )
+    assert "已作废2张选票" in done
+    first.refresh_from_db()
+    assert first.is_voided and first.void_reason == "stuffing"
+    assert first.voided_by == moderator.user
+    assert first.void_note == "同一网段集中投票"
+    log = LogEntry.objects.get(object_id=str(first.pk))
+    assert "刷票" in log.change_message and "同一网段集中投票" in log.change_message
+    listing = text(moderator.get("/admin/ballots/ballot/"))
+    assert first.receipt in listing and "已作废" in listing  # still visible
+
+    tally = text(moderator.get(f"/admin/ballots/poll/{poll.pk}/change/"))
+    assert "有效1张，已作废2张" in tally
+
+
+@override_settings(DATA_UPLOAD_MAX_NUMBER_FIELDS=40)
+def test_voiding_every_ballot_of_a_filtered_list_at_once(moderator, poll):
+    # More ballots than a request may carry fields: "select all" must not send their ids.
+    cast(poll, *[[n % 15 + 1] for n in range(60)])
+    listing = "/admin/ballots/ballot/?status=counted"
+    select_all = {"action": "void_ballots", "select_across": "1", "index": "0",
+                  "_selected_action": [Ballot.objects.first().pk]}  # fmt: skip
+    asked = moderator.post(listing, select_all)
+    assert "作废所选的60张选票" in text(asked)
+    assert "以上仅列出前50张" in text(asked)
+    assert '<input type="hidden" name="select_across" value="1">' in text(asked)
+    assert text(asked).count('name="_selected_action"') == 1  # not sixty ids
+    confirm = {"action": "void_ballots", "select_across": "1", "index": "0", "apply": "1",
+               "_selected_action": [Ballot.objects.first().pk],
+               "reason": "stuffing", "note": "同一时段集中投票"}  # fmt: skip
+    done = moderator.post(listing, confirm, follow=True)
+    assert "已作废60张选票" in text(done)
+    assert not Ballot.objects.filter(voided_at__isnull=True).exists()
+    poll.refresh_from_db()
+    assert poll.counted_ballots == 0 and poll.voided_count == 60
+
+
+def test_voiding_twice_changes_nothing(moderator, poll, admin_user):
+    [ballot] = cast(poll, [3])
+    ballot.void(by=admin_user, reason=VoidReason.TEST_DATA, note="第一次")
+    void(moderator, [ballot], apply="1", reason="stuffing", note="第二次")
+    ballot.refresh_from_db()
+    assert ballot.void_note == "第一次" and ballot.voided_by == admin_user
+
+
+def test_seeing_ballots_is_not_voiding_them(make_staff, poll):
+    viewer = make_staff("viewer")
+    viewer.user.user_permissions.add(Permission.objects.get(codename="view_ballot"))
+    [ballot] = cast(poll, [3])
+    listing = text(viewer.get("/admin/ballots/ballot/"))
+    assert ballot.receipt in listing and "void_ballots" not in listing
+    void(viewer, [ballot], apply="1", reason="stuffing", note="x")
+    ballot.refresh_from_db()
+    assert not ballot.is_voided

@@ -159,19 +159,58 @@ class Poll(models.Model):
     def __str__(self):
         return self.title
 
-    # Changed only by the poll's own transactions, under its row lock (cast_ballot, Ballot.void,
-    # close). A plain save() of a copy loaded earlier, such as the admin's, must not write its
-    # stale values back: it would undo votes from the running count, or reopen a closed poll.
+    # Changed only by the poll's own transactions, under its row lock (cast_ballot, voiding,
+    # close, tally.reset_counts). A plain save() of a copy loaded earlier, such as the admin's,
+    # must not write its stale values back: it would undo votes from the running count, or
+    # reopen a closed poll. So save() leaves them out, and refuses a copy on which they changed.
     GUARDED_FIELDS = frozenset({"ballot_count", "voided_count", "closed_at", "closed_by"})
 
     def save(self, *args, update_fields=None, **kwargs):
         if update_fields is None and not self._state.adding:
+            loaded = getattr(self, "_guarded_as_loaded", {})
+            changed = sorted(
+                attname
+                for attname, value in self._guarded().items()
+                if attname in loaded and loaded[attname] != value
+            )
+            if changed:
+                raise ValueError(
+                    f"Poll.save() does not write {', '.join(changed)}: they change only under "
+                    "the poll's row lock (cast_ballot, close, voiding, tally.reset_counts)."
+                )
             update_fields = [
                 field.name
                 for field in self._meta.concrete_fields
                 if not field.primary_key and field.name not in self.GUARDED_FIELDS
             ]
         super().save(*args, update_fields=update_fields, **kwargs)
+        self._remember_guarded(update_fields)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        poll = super().from_db(db, field_names, values)
+        poll._remember_guarded()
+        return poll
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using, fields, from_queryset)
+        self._remember_guarded(fields)
+
+    def _guarded(self, names=None):
+        """{attname: value} of the guarded fields this instance holds (deferred ones left out)."""
+        fields = [self._meta.get_field(name) for name in self.GUARDED_FIELDS]
+        return {
+            field.attname: self.__dict__[field.attname]
+            for field in fields
+            if field.attname in self.__dict__
+            and (names is None or field.name in names or field.attname in names)
+        }
+
+    def _remember_guarded(self, names=None):
+        self._guarded_as_loaded = {
+            **getattr(self, "_guarded_as_loaded", {}),
+            **self._guarded(names),
+        }
 
     def status_at(self, now):
         if self.closed_at is not None or (self.closes_at is not None and now >= self.closes_at):
@@ -214,6 +253,7 @@ class Poll(models.Model):
                 locked.closed_by = by
                 locked.save(update_fields=["closed_at", "closed_by"])
         self.closed_at, self.closed_by_id = locked.closed_at, locked.closed_by_id
+        self._remember_guarded(["closed_at", "closed_by"])
         self.__dict__.pop("status", None)
         return closed_now
 

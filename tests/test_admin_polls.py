@@ -99,6 +99,26 @@ def test_saving_a_poll_keeps_the_counts_and_the_close(moderator, poll):
     assert poll.ballot_count == 3 and poll.closed_at is not None
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [("closed_at", None), ("closed_by", None), ("ballot_count", 0), ("voided_count", 5)],
+)
+def test_saving_a_poll_refuses_to_change_the_counts_or_the_close(poll, admin_user, field, value):
+    # Left out of save() so stale copies cannot undo them (above); asked for, it is an error,
+    # not a save that quietly writes everything else.
+    cast(poll, [3])
+    poll.close(by=admin_user)
+    poll.refresh_from_db()
+    setattr(poll, field, value)
+    poll.title = "改过标题"
+    with pytest.raises(ValueError, match=field):
+        poll.save()
+    poll.refresh_from_db()
+    assert poll.title != "改过标题"
+    assert poll.closed_at is not None and poll.closed_by == admin_user
+    assert poll.ballot_count == 1 and poll.voided_count == 0
+
+
 def test_a_poll_cannot_be_closed_by_its_dates(moderator, poll, admin_client):
     scheduled = type(poll).objects.create(
         title="第二轮", slug="second", opens_at=timezone.now() + timezone.timedelta(days=1)

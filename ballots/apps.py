@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,4 +8,17 @@ class BallotsConfig(AppConfig):
     verbose_name = _("投票")
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers the deploy checks
+        from zibo_vote.page_cache import invalidate_on_commit
+
+        from . import checks, signals  # noqa: F401 - checks registers the deploy checks
+        from .models import Poll
+
+        # What the public pages show of polls, whichever way it changes: a save (the admin's
+        # form, Poll.close()), its entries, a voiding, counts set from a recount.
+        post_save.connect(invalidate_on_commit, sender=Poll, dispatch_uid="pages-poll")
+        post_delete.connect(invalidate_on_commit, sender=Poll, dispatch_uid="pages-poll-delete")
+        m2m_changed.connect(
+            invalidate_on_commit, sender=Poll.reforms.through, dispatch_uid="pages-poll-reforms"
+        )
+        signals.ballots_voided.connect(invalidate_on_commit, dispatch_uid="pages-voided")
+        signals.counts_reset.connect(invalidate_on_commit, dispatch_uid="pages-counts-reset")

@@ -106,11 +106,6 @@ def id_number_hash(id_number):
     return citizen_hash("id", id_number)
 
 
-def client_ip(request):
-    """The client's address as the server trusts it (REMOTE_ADDR, set by the proxy layer)."""
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def truncated_network(ip):
     """203.0.113.57 → 203.0.113.0/24; IPv6 → its /48: enough for fraud review, not a person."""
     try:

@@ -1,6 +1,7 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
@@ -13,7 +14,8 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from reforms.models import Reform
-from zibo_vote import page_cache
+
+from . import signals
 
 
 class PollNotOpen(Exception):
@@ -160,9 +162,9 @@ class Poll(models.Model):
         return self.title
 
     # Changed only by the poll's own transactions, under its row lock (cast_ballot, voiding,
-    # close, tally.reset_counts). A plain save() of a copy loaded earlier, such as the admin's,
-    # must not write its stale values back: it would undo votes from the running count, or
-    # reopen a closed poll. So save() leaves them out, and refuses a copy on which they changed.
+    # close, reset_counts). A plain save() of a copy loaded earlier, such as the admin's, must
+    # not write its stale values back: it would undo votes from the running count, or reopen a
+    # closed poll. So save() leaves them out, and refuses a copy on which they were changed.
     GUARDED_FIELDS = frozenset({"ballot_count", "voided_count", "closed_at", "closed_by"})
 
     def save(self, *args, update_fields=None, **kwargs):
@@ -176,7 +178,7 @@ class Poll(models.Model):
             if changed:
                 raise ValueError(
                     f"Poll.save() does not write {', '.join(changed)}: they change only under "
-                    "the poll's row lock (cast_ballot, close, voiding, tally.reset_counts)."
+                    "the poll's row lock (cast_ballot, close, voiding, reset_counts)."
                 )
             update_fields = [
                 field.name
@@ -256,6 +258,27 @@ class Poll(models.Model):
         self._remember_guarded(["closed_at", "closed_by"])
         self.__dict__.pop("status", None)
         return closed_now
+
+    def reset_counts(self):
+        """Set the running counts from a recount, under the poll's lock (no vote moves them
+        meanwhile): after an upgrade in which old servers kept voting, or a bulk load."""
+        from .tally import recount  # tally reads these models; imported here to keep one way
+
+        with transaction.atomic():
+            Poll.objects.select_for_update().get(pk=self.pk)
+            exact = recount(self)
+            VoteCount.objects.filter(poll=self).delete()
+            VoteCount.objects.bulk_create(
+                VoteCount(poll=self, reform=row.reform, votes=row.votes)
+                for row in exact.rows
+                if row.votes
+            )
+            Poll.objects.filter(pk=self.pk).update(
+                ballot_count=exact.ballots + exact.voided, voided_count=exact.voided
+            )
+            transaction.on_commit(partial(signals.counts_reset.send, sender=Poll, poll=self))
+        self.ballot_count, self.voided_count = exact.ballots + exact.voided, exact.voided
+        self._remember_guarded(["ballot_count", "voided_count"])
 
     def cast_ballot(
         self, *, citizen_hash, numbers, id_number_hash=None, network="", phone_masked=""
@@ -365,9 +388,9 @@ class BallotQuerySet(models.QuerySet):
                 )
                 Poll.objects.filter(pk=poll.pk).update(voided_count=F("voided_count") + len(ids))
                 voided += ids
-            if voided:
-                # The published result changes: cached public pages must not outlive it.
-                transaction.on_commit(page_cache.invalidate)
+                transaction.on_commit(
+                    partial(signals.ballots_voided.send, sender=Poll, poll=poll, ballot_ids=ids)
+                )
         return voided
 
 

@@ -12,9 +12,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from reforms.models import Reform
-from zibo_vote import page_cache
 
-from .models import Ballot, Choice, Poll, VoteCount
+from .models import Ballot, Choice, VoteCount
 
 
 @dataclass(frozen=True)
@@ -117,21 +116,3 @@ def audit(poll):
 
 def discrepancies(poll):
     return audit(poll)[1]
-
-
-def reset_counts(poll):
-    """Set the running counts from a recount, under the poll's lock (no vote moves them
-    meanwhile): after an upgrade in which old servers kept voting, or a bulk load."""
-    with transaction.atomic():
-        Poll.objects.select_for_update().get(pk=poll.pk)
-        exact = recount(poll)
-        VoteCount.objects.filter(poll=poll).delete()
-        VoteCount.objects.bulk_create(
-            VoteCount(poll=poll, reform=row.reform, votes=row.votes)
-            for row in exact.rows
-            if row.votes
-        )
-        Poll.objects.filter(pk=poll.pk).update(
-            ballot_count=exact.ballots + exact.voided, voided_count=exact.voided
-        )
-        transaction.on_commit(page_cache.invalidate)

@@ -14,13 +14,12 @@ from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from reforms.models import Reform
+from zibo_vote.http import client_ip, local_path
 from zibo_vote.page_cache import public_page
-from zibo_vote.views import local_path
 
 from . import limits, sms
 from .forms import BallotForm, CodeForm, PhoneForm
 from .identity import (
-    client_ip,
     id_number_hash,
     mask_phone,
     normalise_phone,
@@ -304,11 +303,3 @@ def results(request):
         if status == PollStatus.OPEN:
             context["time_left"] = _time_left(poll, timezone.now())
     return render(request, "ballots/results.html", context)
-
-
-def rate_limited(request, exception):
-    """RATELIMIT_VIEW: django-ratelimit's refusals become a Chinese 429 page."""
-    logger.info("Rate limit hit: %s %s", request.method, request.path)
-    response = render(request, "429.html", status=429)
-    response["Retry-After"] = "60"
-    return response

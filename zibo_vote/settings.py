@@ -259,7 +259,7 @@ SMS_REFUSE_VIRTUAL_OPERATORS = env_bool("SMS_REFUSE_VIRTUAL_OPERATORS", True)
 
 # django-ratelimit counts in the default cache, shared by every worker and app server.
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_VIEW = "ballots.views.rate_limited"
+RATELIMIT_VIEW = "zibo_vote.views.rate_limited"
 # One IPv6 customer usually holds a whole /64.
 RATELIMIT_IPV6_MASK = 64
 
@@ -310,7 +310,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
-AXES_CLIENT_IP_CALLABLE = "ballots.identity.client_ip"  # after ClientAddressMiddleware
+AXES_CLIENT_IP_CALLABLE = "zibo_vote.http.client_ip"  # after ClientAddressMiddleware
 
 # Seconds a public page (entries, an entry, results) is served from the shared cache to visitors
 # without a session; staff edits clear it at once (zibo_vote/page_cache.py). 0 turns it off.

@@ -3,11 +3,13 @@ import logging
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerError
+from django.shortcuts import render
 from django.template import loader
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from .http import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +49,12 @@ def baseline(request):
     return HttpResponse("ok\n", content_type="text/plain")
 
 
-def local_path(target, fallback):
-    """`target` if it is a path on this site ("/vote/"), else `fallback`: never another site."""
-    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
-        return target
-    return fallback
+def rate_limited(request, exception):
+    """RATELIMIT_VIEW: django-ratelimit's refusals become a Chinese 429 page."""
+    logger.info("Rate limit hit: %s %s", request.method, request.path)
+    response = render(request, "429.html", status=429)
+    response["Retry-After"] = "60"
+    return response
 
 
 @require_safe

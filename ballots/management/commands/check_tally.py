@@ -3,7 +3,7 @@ import logging
 from django.core.management.base import BaseCommand, CommandError
 
 from ballots.models import Poll
-from ballots.tally import audit, reset_counts
+from ballots.tally import audit
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         failed = False
         for each in polls:
             if fix:
-                reset_counts(each)
+                each.reset_counts()
                 logger.warning("check_tally --fix: counts of %s set from a recount", each.slug)
             exact, found = audit(each)
             if found:

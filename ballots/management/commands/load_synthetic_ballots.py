@@ -10,7 +10,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ballots.models import RECEIPT_ALPHABET, Ballot, Choice, Poll
-from ballots.tally import reset_counts
 
 # Synthetic ballots carry this in place of a citizen's hash, which is 64 hex characters and
 # can never start with it: they are told apart from real ones by that alone.
@@ -72,7 +71,7 @@ class Command(BaseCommand):
             else:
                 self._bulk(target, rows)
             # The loader bypassed the running counts: set them from a recount.
-            reset_counts(target)
+            target.reset_counts()
         self.stdout.write(
             f"Added {count} synthetic ballots to {poll} in {time.monotonic() - began:.1f} s "
             f"({start + count} in all)."

@@ -1,0 +1,83 @@
+"""Who imports whom: the project package is wiring, the apps point one way (docs/layout.md)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+from django.apps import AppConfig, apps
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+
+# The packages of ours each production package may import. Never the other way; never bench/.
+ALLOWED = {
+    "zibo_vote": set(),
+    "reforms": {"zibo_vote"},
+    "verification": {"zibo_vote"},
+    "ballots": {"zibo_vote", "reforms", "verification"},
+    "record": {"zibo_vote", "reforms", "ballots"},
+}
+OURS = {*ALLOWED, "bench", "tests"}
+
+
+def imports(package):
+    """(module file, imported module name) for every import in a package, relative ones resolved."""
+    for path in sorted((ROOT / package).rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    yield path, alias.name
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # from . import x, from .models import y
+                    base = module.split(".")[: -node.level]  # a/b/__init__ counts as a.b.__init__
+                    name = ".".join([*base, node.module] if node.module else base)
+                else:
+                    name = node.module
+                yield path, name
+                for alias in node.names:  # from ballots import views
+                    yield path, f"{name}.{alias.name}"
+
+
+PACKAGES = [package for package in ALLOWED if (ROOT / package).is_dir()]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_packages_import_one_way_and_never_the_benchmark(package):
+    wrong = sorted(
+        {
+            f"{path.relative_to(ROOT)} imports {name}"
+            for path, name in imports(package)
+            if name.split(".")[0] in OURS and name.split(".")[0] not in {package, *ALLOWED[package]}
+        }
+    )
+    assert wrong == []
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_package_imports_another_packages_views(package):
+    wrong = sorted(
+        {
+            f"{path.relative_to(ROOT)} imports {name}"
+            for path, name in imports(package)
+            if name.split(".")[0] in OURS - {package} and ".views" in f".{name}."
+        }
+    )
+    assert wrong == []
+
+
+def test_the_project_package_holds_no_models_and_starts_nothing():
+    project = apps.get_app_config("zibo_vote")
+    assert list(project.get_models()) == []
+    assert type(project).ready is AppConfig.ready
+
+
+@pytest.mark.parametrize("package", ["reforms", "ballots"])
+def test_each_app_connects_its_cache_invalidation_in_its_ready_only(package):
+    # One route: signals, connected to the page cache's receiver in the app's own ready().
+    users = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / package).rglob("*.py")
+        if "invalidate" in path.read_text(encoding="utf-8")
+    )
+    assert users == [f"{package}/apps.py"]

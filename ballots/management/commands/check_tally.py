@@ -2,6 +2,7 @@ import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ballots.management.polls import poll_named
 from ballots.models import Poll
 from ballots.tally import audit
 
@@ -20,9 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--fix", action="store_true", help="set the counts from a recount")
 
     def handle(self, *args, poll=None, fix=False, **options):
-        polls = Poll.objects.filter(slug=poll) if poll else Poll.objects.all()
-        if poll and not polls:
-            raise CommandError(f"No poll with slug {poll!r}.")
+        polls = [poll_named(poll)] if poll else Poll.objects.all()
         failed = False
         for each in polls:
             if fix:

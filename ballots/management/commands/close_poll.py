@@ -1,7 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from ballots.models import Poll
+from ballots.management.polls import poll_named
 
 
 class Command(BaseCommand):
@@ -11,11 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("slug", help="the poll's slug, e.g. reform-experiences")
 
     def handle(self, *args, slug, **options):
-        try:
-            poll = Poll.objects.get(slug=slug)
-        except Poll.DoesNotExist:
-            known = ", ".join(Poll.objects.values_list("slug", flat=True)) or "none"
-            raise CommandError(f"No poll with slug {slug!r} (known: {known}).") from None
+        poll = poll_named(slug)
         closed_now = poll.close()
         closed_at = timezone.localtime(poll.closed_at).strftime("%Y-%m-%d %H:%M:%S %Z")
         if closed_now:

@@ -3,6 +3,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from ballots import export
+from ballots.management.polls import poll_named
 from ballots.models import Poll
 
 
@@ -20,15 +21,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, poll=None, output=None, ballots=False, **options):
-        if poll:
-            try:
-                chosen = Poll.objects.get(slug=poll)
-            except Poll.DoesNotExist:
-                raise CommandError(f"No poll with slug {poll!r}.") from None
-        else:
-            chosen = Poll.objects.current()
-            if chosen is None:
-                raise CommandError("There is no poll yet.")
+        chosen = poll_named(poll) if poll else Poll.objects.current()
+        if chosen is None:
+            raise CommandError("There is no poll yet.")
         write = export.ballot_lines if ballots else export.tally_lines
         lines = write(chosen, export.export_moment())
         if output:

@@ -1,6 +1,6 @@
 """One export, written to /dev/null: its time and how much it grew the process's memory.
 
-    DJANGO_SETTINGS_MODULE=zibo_vote.settings python bench/export_memory.py tally|ballots SLUG
+    DJANGO_SETTINGS_MODULE=bench.settings python -m bench.export_memory tally|ballots SLUG
 
 Prints JSON: seconds (the export itself, not Django's start-up) and peak_growth_mb (the peak
 resident memory during the export above what the process held before it; Linux only).

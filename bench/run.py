@@ -1,8 +1,9 @@
 """`make bench`: the production configuration on 127.0.0.1 against PostgreSQL and Redis.
 
 1. Creates a database of its own (zibo_vote_bench_<time>; dropped at the end) and loads the
-   fifteen entries and --ballots synthetic ballots (manage.py load_synthetic_ballots, COPY).
-2. Starts gunicorn with gunicorn.conf.py, DEBUG off, Redis as the shared cache, the `file` SMS
+   fifteen entries and --ballots synthetic ballots (bench/synthetic.py, COPY).
+2. Starts gunicorn with gunicorn.conf.py and bench/settings.py (the production settings plus
+   the baseline view of bench/urls.py), DEBUG off, Redis as the shared cache, the `file` SMS
    backend and the client address taken from X-Real-IP, as behind nginx.
 3. Three times over: wrk on a fixed-string view through the same middleware (the baseline), on
    `/`, an entry page and `/results/`; locust driving complete citizen flows (code → verify →
@@ -124,7 +125,7 @@ def locust(base, env, users, seconds, work, run_number):
 
 
 def export(env, kind):
-    output = run([sys.executable, str(ROOT / "bench" / "export_memory.py"), kind], env)
+    output = run([sys.executable, "-m", "bench.export_memory", kind], env)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -217,7 +218,7 @@ def main():
     port = 18000 + secrets.randbelow(1000)
     env = {
         "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "zibo_vote.settings",
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "CITIZEN_HASH_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"{POSTGRES}/{database}",
@@ -226,7 +227,6 @@ def main():
         "SMS_FILE": str(work / "sms.jsonl"),
         "DJANGO_STATIC_ROOT": str(work / "static"),
         "DJANGO_CLIENT_IP_HEADER": "X-Real-IP",
-        "DJANGO_BENCHMARK": "1",
         "PORT": str(port),
         # Settings under study can be passed through, e.g. DJANGO_SESSION_ENGINE=cache.
         **{
@@ -248,7 +248,7 @@ def main():
                "Poll.objects.filter(slug='reform-experiences')"
                ".update(results_visible_while_open=True)")  # fmt: skip
         began = time.monotonic()
-        manage(env, "load_synthetic_ballots", "--count", str(args.ballots))
+        run([sys.executable, "-m", "bench.synthetic", "--count", str(args.ballots)], env)
         load_seconds = time.monotonic() - began
         run(["redis-cli", "-u", REDIS_URL, "FLUSHDB"], os.environ)
 

@@ -72,6 +72,12 @@ def test_the_project_package_holds_no_models_and_starts_nothing():
     assert type(project).ready is AppConfig.ready
 
 
+def test_production_settings_name_no_benchmark():
+    source = (ROOT / "zibo_vote" / "settings.py").read_text(encoding="utf-8")
+    assert "bench" not in source.lower()
+    assert "bench" not in (ROOT / "zibo_vote" / "urls.py").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("package", ["reforms", "ballots"])
 def test_each_app_connects_its_cache_invalidation_in_its_ready_only(package):
     # One route: signals, connected to the page cache's receiver in the app's own ready().

@@ -421,10 +421,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# The benchmark's fixed-string view at /bench/baseline (bench/run.py sets this; never in
-# production).
-BENCHMARK_VIEWS = env_bool("DJANGO_BENCHMARK", False)
-
 # --- Logging ---------------------------------------------------------------------------------
 # Everything goes to stderr; gunicorn or systemd's journal keeps it.
 

@@ -18,9 +18,6 @@ urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
 ]
 
-if settings.BENCHMARK_VIEWS:
-    urlpatterns.append(path("bench/baseline", views.baseline))
-
 # The public pages in Chinese at the addresses in the contract (/, /verify/, …), whatever the
 # browser's language; in English under /en/ (/en/, /en/verify/, …).
 urlpatterns += i18n_patterns(

@@ -40,15 +40,6 @@ def server_error(request):
     return HttpResponseServerError(loader.get_template("500.html").render(context))
 
 
-@require_safe
-def baseline(request):
-    """The benchmark's yardstick: a fixed string through the same middleware as every page.
-
-    Mounted only with DJANGO_BENCHMARK=1 (bench/run.py).
-    """
-    return HttpResponse("ok\n", content_type="text/plain")
-
-
 def rate_limited(request, exception):
     """RATELIMIT_VIEW: django-ratelimit's refusals become a Chinese 429 page."""
     logger.info("Rate limit hit: %s %s", request.method, request.path)

@@ -1,0 +1,3 @@
+"""The reform office's admin, one module per concern; importing this package registers them."""
+
+from . import ballots, entries, polls, sessions  # noqa: F401

@@ -18,7 +18,11 @@ from ballots.models import Ballot
 
 from .servers import Browser, base_env, code_sent_to, gunicorn, manage
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.postgresql,
+    pytest.mark.django_db(transaction=True),
+]
 
 PHONE = "13812345678"
 

@@ -24,9 +24,12 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DEPLOY = settings.BASE_DIR / "deploy" / "nginx"
 HOST = "vote.example.gov.cn"
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(NGINX), reason="needs nginx (apt-get install nginx-light)"
-)
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.skipif(
+        not os.path.exists(NGINX), reason="needs nginx (apt-get install nginx-light)"
+    ),
+]
 
 
 def site_config(tmp, https_port, http_port, upstream_port):

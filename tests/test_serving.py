@@ -11,6 +11,8 @@ import pytest
 from .conftest import TITLES
 from .servers import base_env, fetch, gunicorn, manage
 
+pytestmark = pytest.mark.servers
+
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):

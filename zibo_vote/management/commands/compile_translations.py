@@ -5,6 +5,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
+# Kept because compilemessages needs GNU gettext's msgfmt, which a fresh machine lacks: on
+# Debian it is in the `gettext` package (priority optional, not in a default install); macOS
+# has none.
 class Command(BaseCommand):
     help = (
         "Compile locale/*/LC_MESSAGES/*.po into .mo files, in pure Python (polib), so the build "

@@ -40,7 +40,7 @@ test: $(VENV)/.installed translations browser-tools
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# The README's screenshots at 360 px, from the browser test's own steps (needs Chromium and
+# The screenshots of docs/voting.md at 360 px, from the browser test's own steps (needs Chromium and
 # a CJK font such as Debian's fonts-wqy-microhei).
 screenshots: $(VENV)/.installed translations browser-tools
 	mkdir -p docs/screenshots

@@ -7,8 +7,8 @@ axe-core from npm (`npm ci`); `.ci/run` installs all three. Elsewhere these test
 reason; under CI=true a skip fails the run.
 
 Each test keeps a screenshot of every step; they are written to test-artifacts/<test>/ when the
-test fails. With SCREENSHOT_DIR set, the steps named in README_SHOTS are written there too
-(`make screenshots` does that for the README).
+test fails. With SCREENSHOT_DIR set, the steps named in GUIDE_SHOTS are written there too
+(`make screenshots` does that for docs/voting.md).
 """
 
 import json
@@ -217,8 +217,8 @@ def moderator(db):
     return user
 
 
-# The steps the README shows, at 360 px.
-README_SHOTS = {"home": "home", "entry": "entry", "ballot": "ballot", "receipt": "receipt",
+# The steps docs/voting.md shows, at 360 px.
+GUIDE_SHOTS = {"home": "home", "entry": "entry", "ballot": "ballot", "receipt": "receipt",
                 "results": "results"}  # fmt: skip
 
 
@@ -275,8 +275,8 @@ def test_a_citizen_reads_verifies_votes_and_sees_the_final_result(
     if target and device["width"] == 360:
         for label, png in steps.shots:
             name = label.split("-", 1)[1]
-            if name in README_SHOTS:
-                (Path(target) / f"{README_SHOTS[name]}-360.png").write_bytes(png)
+            if name in GUIDE_SHOTS:
+                (Path(target) / f"{GUIDE_SHOTS[name]}-360.png").write_bytes(png)
 
 
 def test_large_text_and_english_without_javascript(live_server, poll, open_browser, steps):

@@ -1,8 +1,8 @@
 """Settings for zibo-vote, read from the environment.
 
-The names an operator sets are listed in README.md ("Settings"). Each one is read through a
-small helper below that refuses a value it does not understand, so a typo in a deploy's
-environment file stops the server at start-up instead of quietly running with a default.
+The names an operator sets are listed in docs/operations.md ("Settings"). Each one is read
+through a small helper below that refuses a value it does not understand, so a typo in a
+deploy's environment file stops the server at start-up instead of quietly running with a default.
 """
 
 import os
@@ -71,7 +71,7 @@ if not SECRET_KEY:
         # Never fall back to a key anyone can read in this repository: it signs sessions.
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. `make run` generates one into var/secret_key; "
-            "a production server reads it from its environment file (see README)."
+            "a production server reads it from its environment file (docs/operations.md)."
         )
     SECRET_KEY = "django-insecure-development-only-key-never-used-with-debug-off"  # noqa: S105
 
@@ -224,7 +224,7 @@ if len(CITIZEN_HASH_KEY) < 32:
         raise ImproperlyConfigured(
             "CITIZEN_HASH_KEY must be set to a random value of at least 32 characters. "
             "`make run` generates one into var/citizen_hash_key; production reads it from the "
-            "environment file, identical on every app server (see README)."
+            "environment file, identical on every app server (docs/operations.md)."
         )
     CITIZEN_HASH_KEY = "development-only-citizen-hash-key-never-used-with-debug-off"
 

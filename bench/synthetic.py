@@ -1,4 +1,4 @@
-"""Synthetic ballots for the benchmark: a million in well under a minute with PostgreSQL's COPY.
+"""Synthetic ballots for the benchmark: a million in about a minute with PostgreSQL's COPY.
 
     DJANGO_SETTINGS_MODULE=bench.settings python -m bench.synthetic [--poll SLUG] [--count N]
 

@@ -291,11 +291,19 @@ class MemoryTree:
 # --- Canonical forms: JSON, times, receipts -------------------------------------------------
 
 
+# One encoder for every call: json.dumps() with options builds a new one each time, which is
+# a fifth of the verifier's time at a million entries.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value):
-    """The bytes that are hashed and signed: sorted keys, no spaces, UTF-8 (not \\u escapes)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """The bytes that are hashed and signed: sorted keys, no spaces, UTF-8 (not \\u escapes).
+
+    The same as json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).
+    """
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def format_time(moment):
@@ -646,18 +654,6 @@ def verify_log(poll, entry_lines, checkpoints, public_key, report):
             )
         if previous["time"] is not None and body["time"] < previous["time"]:
             raise Failure(f"{zh}的时间早于前一个检查点。", f"{en} is dated before the one before.")
-        if not verify_consistency(
-            previous["size"],
-            body["size"],
-            bytes.fromhex(previous["root"]),
-            bytes.fromhex(body["root"]),
-            proof,
-        ):
-            raise Failure(
-                f"{zh}与前一个检查点的一致性证明不成立：它不是在前一个检查点的基础上追加的。",
-                f"{en}: the consistency proof from the checkpoint before does not hold; it does "
-                "not extend it.",
-            )
         while tree.size < body["size"]:
             line = next(lines, None)
             if line is None:
@@ -678,10 +674,22 @@ def verify_log(poll, entry_lines, checkpoints, public_key, report):
         if tree.root(body["size"]).hex() != body["root"]:
             raise Failure(
                 f"{zh}不再成立：由前 {body['size']:,} 条记录重新计算的根哈希与签署的不同，"
-                "这些记录在签署后被改动、删除或调换了顺序。",
+                "这些记录在签署后被改动、删除或调换了顺序，或者检查点被改写了。",
                 f"{en} no longer holds: the root recomputed from its {body['size']:,} entries "
                 "differs from the signed one; entries were changed, removed or reordered after "
-                "it was signed.",
+                "it was signed, or the checkpoint was rewritten.",
+            )
+        if not verify_consistency(
+            previous["size"],
+            body["size"],
+            bytes.fromhex(previous["root"]),
+            bytes.fromhex(body["root"]),
+            proof,
+        ):
+            raise Failure(
+                f"{zh}与前一个检查点的一致性证明不成立：它不是在前一个检查点的基础上追加的。",
+                f"{en}: the consistency proof from the checkpoint before does not hold; it does "
+                "not extend it.",
             )
         previous = body
     if next(lines, None) is not None:
@@ -938,14 +946,25 @@ def check_poll(poll):
 
 
 def _entry_lines(zf):
+    # Read in large blocks and split: zipfile's readline() is slow at a million lines.
+    number, rest = 0, b""
     with zf.open("entries.jsonl") as stream:
-        for number, line in enumerate(stream, 1):
-            if not line.endswith(b"\n") or line.endswith(b"\r\n"):
-                raise Failure(
-                    f"entries.jsonl 第 {number} 行没有以换行符（LF）结束。",
-                    f"Line {number} of entries.jsonl does not end with a line feed.",
-                )
-            yield line[:-1]
+        while block := stream.read(1 << 20):
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                number += 1
+                if line.endswith(b"\r"):
+                    raise Failure(
+                        f"entries.jsonl 第 {number} 行以 CR LF 结束，应只用 LF。",
+                        f"Line {number} of entries.jsonl ends with CR LF, not LF alone.",
+                    )
+                yield line
+    if rest:
+        raise Failure(
+            f"entries.jsonl 第 {number + 1} 行没有以换行符（LF）结束。",
+            f"Line {number + 1} of entries.jsonl does not end with a line feed.",
+        )
 
 
 def _checkpoint_lines(data):

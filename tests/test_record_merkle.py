@@ -269,3 +269,66 @@ def test_proofs_beyond_the_log_are_refused():
         log.consistency_proof(3, 11)
     with pytest.raises(ValueError):
         log.root(11)
+
+
+# A second, independent formulation of the verifiers: the one Trillian, transparency-dev and
+# sigstore-python use (split the proof where the paths to the leaf and to the last leaf part,
+# chain the inner part by the index's bits, then the border). Written here from their
+# description, so the two formulations check each other on every tree up to 64 leaves.
+
+
+def _chain_inner(seed, proof, index):
+    for i, p in enumerate(proof):
+        seed = node_hash(seed, p) if (index >> i) & 1 == 0 else node_hash(p, seed)
+    return seed
+
+
+def _chain_inner_right(seed, proof, index):
+    for i, p in enumerate(proof):
+        if (index >> i) & 1:
+            seed = node_hash(p, seed)
+    return seed
+
+
+def _chain_border_right(seed, proof):
+    for p in proof:
+        seed = node_hash(p, seed)
+    return seed
+
+
+def _decomposition(index, size):
+    inner = (index ^ (size - 1)).bit_length()
+    return inner, bin(index >> inner).count("1")
+
+
+def decomposition_root_from_inclusion(index, size, leaf, proof):
+    inner, border = _decomposition(index, size)
+    assert len(proof) == inner + border
+    return _chain_border_right(_chain_inner(leaf, proof[:inner], index), proof[inner:])
+
+
+def decomposition_root_from_consistency(old, new, old_root, proof):
+    inner, border = _decomposition(old - 1, new)
+    shift = (old & -old).bit_length() - 1
+    inner -= shift
+    seed, start = (old_root, 0) if old == 1 << shift else (proof[0], 1)
+    assert len(proof) == start + inner + border
+    proof = proof[start:]
+    mask = (old - 1) >> shift
+    first = _chain_border_right(_chain_inner_right(seed, proof[:inner], mask), proof[inner:])
+    assert first == old_root
+    return _chain_border_right(_chain_inner(seed, proof[:inner], mask), proof[inner:])
+
+
+def test_proofs_agree_with_the_decomposition_verifier_of_trillian_and_sigstore():
+    items = entries(64, seed=5)
+    log = tile_log(items, batch=9)
+    for new in range(1, 65):
+        root = log.root(new)
+        for index in range(new):
+            proof = log.inclusion_proof(index, new)
+            assert decomposition_root_from_inclusion(index, new, leaf_hash(items[index]),
+                                                     proof) == root  # fmt: skip
+        for old in range(1, new):
+            proof = log.consistency_proof(old, new)
+            assert decomposition_root_from_consistency(old, new, log.root(old), proof) == root

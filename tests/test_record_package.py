@@ -509,3 +509,27 @@ def test_the_recount_reproduces_the_sites_tally_csv_byte_for_byte(poll, admin_us
     assert (result.ballots, result.voided, result.votes) == (9, 2, 9)
     ranked = [(r.number, r.votes, r.rank) for r in result.rows[:4]]
     assert ranked == [(3, 4, 1), (5, 2, 2), (8, 2, 2), (1, 1, 4)]
+
+
+# --- Entries as the site writes them ----------------------------------------------------------
+
+
+def test_entries_are_built_canonical_and_refuse_what_no_ballot_is():
+    entry = log_entries.ballot_entry(SLUG, "7k3m-9qx2-abcd", [8, 3])
+    assert entry == (b'{"choices":[3,8],"poll":"reform-experiences","receipt_hash":"'
+                     + receipt_hash("7K3M9QX2ABCD").encode() + b'","type":"ballot"}')  # fmt: skip
+    for choices in ([], [3, 3]):
+        with pytest.raises(ValueError):
+            log_entries.ballot_entry(SLUG, "7K3M9QX2ABCD", choices)
+    with pytest.raises(ValueError):
+        log_entries.void_entry(SLUG, "7K3M9QX2ABCD", "stuffing", 0)
+    with pytest.raises(ValueError):
+        log_entries.close_entry(SLUG, datetime(2026, 11, 27, 16, 0))  # no time zone
+
+
+def test_a_batch_puts_the_ballots_first_in_random_order():
+    ballots = [log_entries.ballot_entry(SLUG, f"R{i:011d}", [1]) for i in range(50)]
+    voids = [log_entries.void_entry(SLUG, f"R{i:011d}", "other", 1) for i in range(5)]
+    ordered = log_entries.batch(ballots, voids)
+    assert sorted(ordered[:50]) == sorted(ballots) and sorted(ordered[50:]) == sorted(voids)
+    assert ordered[:50] != ballots  # shuffled (the chance of the same order is 1 in 50!)

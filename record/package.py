@@ -29,7 +29,7 @@ import tools.verify_record as verifier
 from tools.verify_record import BEIJING, FORMAT, MemoryTree, canonical_json, format_time, leaf_hash
 
 README = """\
-淄博市改革创新经验评选 · 公开记录包 / Public record package
+投票活动公开记录包 / A poll's public record package
 
 本包包含投票活动的全部公开记录。任何人都可以不依赖网站，自行核验并重新计票：
   1. 安装 Python 3.11 或更新版本，然后运行：pip install cryptography

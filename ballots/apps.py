@@ -5,6 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class BallotsConfig(AppConfig):
     name = "ballots"
     verbose_name = _("投票")
-
-    def ready(self):
-        from . import checks  # noqa: F401 - registers the deploy checks

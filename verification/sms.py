@@ -19,24 +19,33 @@ from .identity import mask_phone
 
 logger = logging.getLogger(__name__)
 
+# The short names SMS_BACKEND accepts (settings and the deploy check read them here); any
+# other value is the dotted path of a class with the same send() method.
 BACKENDS = {
-    "console": "ballots.sms.ConsoleBackend",
-    "file": "ballots.sms.FileBackend",
-    "locmem": "ballots.sms.LocmemBackend",
-    "aliyun": "ballots.sms.AliyunBackend",
+    "console": "verification.sms.ConsoleBackend",
+    "file": "verification.sms.FileBackend",
+    "locmem": "verification.sms.LocmemBackend",
+    "aliyun": "verification.sms.AliyunBackend",
 }
+# Backends that deliver nothing to a phone: fine on a developer's machine, never in production.
+DEVELOPMENT_BACKENDS = frozenset({"console", "file", "locmem"})
 
 
 class SmsError(Exception):
     """The message did not reach the gateway, or the gateway refused it."""
 
 
+def backend_path(name):
+    """The dotted path of the backend SMS_BACKEND names (a short name or a path)."""
+    return BACKENDS.get(name, name)
+
+
 def get_backend():
-    name = settings.SMS_BACKEND
-    return import_string(BACKENDS.get(name, name))()
+    return import_string(backend_path(settings.SMS_BACKEND))()
 
 
 def send_code(phone, code, text):
+    """Send `text` to `phone`, the canonical number (identity.normalise_phone); or SmsError."""
     get_backend().send(phone, code, text)
 
 
@@ -78,7 +87,7 @@ outbox = []
 
 
 class LocmemBackend:
-    """Keeps messages in `ballots.sms.outbox` for tests to read."""
+    """Keeps messages in `verification.sms.outbox` for tests to read."""
 
     def send(self, phone, code, text):
         outbox.append({"phone": phone, "code": code, "text": text, "sent_at": timezone.now()})

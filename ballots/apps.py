@@ -10,7 +10,7 @@ class BallotsConfig(AppConfig):
     def ready(self):
         from zibo_vote.page_cache import invalidate_on_commit
 
-        from . import checks, signals  # noqa: F401 - checks registers the deploy checks
+        from . import signals
         from .models import Poll
 
         # What the public pages show of polls, whichever way it changes: a save (the admin's

@@ -1,6 +1,4 @@
-import hashlib
 import secrets
-from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -9,7 +7,6 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -398,13 +395,14 @@ class Ballot(models.Model):
     poll = models.ForeignKey(
         Poll, verbose_name=_("投票活动"), on_delete=models.PROTECT, related_name="ballots"
     )
-    # HMAC-SHA256 of the phone number under CITIZEN_HASH_KEY (ballots.identity), never the number.
+    # HMAC-SHA256 of the phone number under CITIZEN_HASH_KEY (verification.identity),
+    # never the number.
     citizen_hash = models.CharField(_("手机号摘要"), max_length=64)
     # NULL, not "", when the poll asks no ID: the unique constraint below skips NULLs.
     id_number_hash = models.CharField(  # noqa: DJ001
         _("身份证号摘要"), max_length=64, null=True, blank=True
     )
-    # What staff may see of the number (rule 4): 138****5678, never the whole of it.
+    # What staff may see of the number: its 号段, 1381234**** (verification.identity.mask_phone).
     phone_masked = models.CharField(_("手机号"), max_length=11, blank=True)
     cast_at = models.DateTimeField(_("投票时间"), default=timezone.now)
     receipt = models.CharField(_("回执编号"), max_length=RECEIPT_LENGTH)
@@ -532,110 +530,4 @@ class VoteCount(models.Model):
             cls(poll=poll, reform_id=reform_id, votes=delta)
             for reform_id in reform_ids
             if reform_id not in existing
-        )
-
-
-class CodeCheck(models.TextChoices):
-    OK = "ok", _("验证成功")
-    NO_CODE = "no_code", _("请先获取验证码。")
-    WRONG = "wrong", _("验证码不正确，请核对短信后重新输入。")
-    EXPIRED = "expired", _("验证码已过期，请重新获取。")
-    USED = "used", _("该验证码已使用，请重新获取。")
-    TOO_MANY_TRIES = "too_many_tries", _("错误次数过多，该验证码已失效，请重新获取。")
-
-
-def _session_hash(nonce):
-    return hashlib.sha256(nonce.encode()).hexdigest()
-
-
-class VerificationCode(models.Model):
-    """A one-time code sent by SMS, bound to the phone and to the browser session that asked.
-
-    Only an HMAC of the code is stored; the phone is its keyed hash, as on ballots.
-    """
-
-    phone_hash = models.CharField(max_length=64)
-    phone_masked = models.CharField(max_length=11, blank=True)
-    session_hash = models.CharField(max_length=64)
-    code_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
-    wrong_tries = models.PositiveSmallIntegerField(default=0)
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("短信验证码")
-        verbose_name_plural = _("短信验证码")
-        indexes = [
-            models.Index(fields=["phone_hash", "session_hash", "-created_at"], name="code_lookup"),
-        ]
-
-    def __str__(self):
-        return f"code {self.pk}"
-
-    @staticmethod
-    def _hash_code(code, phone_hash, session_hash):
-        # HMAC, not the password hasher: PBKDF2 would cost ~0.3 s per try for a code that
-        # expires in five minutes and allows five tries anyway.
-        return salted_hmac(
-            "ballots.VerificationCode", f"{phone_hash}:{session_hash}:{code}", algorithm="sha256"
-        ).hexdigest()
-
-    @classmethod
-    def issue(cls, *, phone_hash, nonce, phone_masked="", now=None):
-        """A fresh 6-digit code for this phone and session; earlier ones for them stop working."""
-        now = now or timezone.now()
-        session_hash = _session_hash(nonce)
-        code = f"{secrets.randbelow(10**6):06d}"
-        with transaction.atomic():
-            cls.objects.filter(phone_hash=phone_hash, session_hash=session_hash).delete()
-            row = cls.objects.create(
-                phone_hash=phone_hash,
-                phone_masked=phone_masked,
-                session_hash=session_hash,
-                code_hash=cls._hash_code(code, phone_hash, session_hash),
-                created_at=now,
-                expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
-            )
-        return row, code
-
-    @classmethod
-    def check_code(cls, *, phone_hash, nonce, code, now=None):
-        """Try a code; returns a CodeCheck. Each wrong try counts, even under concurrent tries."""
-        now = now or timezone.now()
-        session_hash = _session_hash(nonce)
-        with transaction.atomic():
-            # The row lock serialises tries on one code, so parallel guesses cannot slip past
-            # the five-try limit between reading and writing the counter.
-            row = (
-                cls.objects.select_for_update()
-                .filter(phone_hash=phone_hash, session_hash=session_hash)
-                .order_by("-created_at")
-                .first()
-            )
-            if row is None:
-                return CodeCheck.NO_CODE
-            if row.used_at is not None:
-                return CodeCheck.USED
-            if row.wrong_tries >= settings.SMS_CODE_MAX_WRONG_TRIES:
-                return CodeCheck.TOO_MANY_TRIES
-            if now >= row.expires_at:
-                return CodeCheck.EXPIRED
-            if constant_time_compare(row.code_hash, cls._hash_code(code, phone_hash, session_hash)):
-                cls.objects.filter(pk=row.pk).update(used_at=now)
-                return CodeCheck.OK
-            cls.objects.filter(pk=row.pk).update(wrong_tries=F("wrong_tries") + 1)
-            if row.wrong_tries + 1 >= settings.SMS_CODE_MAX_WRONG_TRIES:
-                return CodeCheck.TOO_MANY_TRIES
-            return CodeCheck.WRONG
-
-    @classmethod
-    def masked_phone_for(cls, phone_hash):
-        """The masked number of the citizen's last verified code, for the ballot's record."""
-        return (
-            cls.objects.filter(phone_hash=phone_hash, used_at__isnull=False)
-            .order_by("-used_at")
-            .values_list("phone_masked", flat=True)
-            .first()
-            or ""
         )

@@ -1,9 +1,7 @@
 import logging
-import secrets
-import time
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,39 +9,30 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 from django.views.decorators.cache import cache_control, never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from reforms.models import Reform
+from verification import limits
+from verification.forms import CodeForm, PhoneForm
+from verification.identity import id_number_hash, truncated_network
+from verification.services import (
+    check_code,
+    forget_citizen,
+    pending_phone,
+    send_code,
+    verified_citizen,
+)
 from zibo_vote.http import client_ip, local_path
 from zibo_vote.page_cache import public_page
 
-from . import limits, sms
-from .forms import BallotForm, CodeForm, PhoneForm
-from .identity import (
-    id_number_hash,
-    mask_phone,
-    normalise_phone,
-    phone_hash,
-    truncated_network,
-)
-from .models import (
-    AlreadyVoted,
-    Ballot,
-    CodeCheck,
-    InvalidChoices,
-    Poll,
-    PollNotOpen,
-    PollStatus,
-    VerificationCode,
-)
+from .forms import BallotForm
+from .models import AlreadyVoted, Ballot, InvalidChoices, Poll, PollNotOpen, PollStatus
 from .tally import tally
 
 logger = logging.getLogger(__name__)
 
-# Session keys. While a code is pending the session holds the phone's hash, its masked form
-# for display and the nonce the code is bound to; once verified, only the hash and the time.
-PENDING = "verify"
-CITIZEN = "citizen"
+# The receipts of the ballots cast in this session, by poll; verification.services keeps the
+# rest of what a session knows of its citizen.
 RECEIPTS = "receipts"
 
 
@@ -61,14 +50,6 @@ def home(request):
     return render(request, "ballots/home.html", {"poll": poll, "reforms": reforms, "voted": voted})
 
 
-def verified_citizen(request):
-    """The verified citizen's hash, or None if not verified or verified too long ago."""
-    citizen = request.session.get(CITIZEN)
-    if not citizen or time.time() - citizen["verified_at"] > settings.CITIZEN_VERIFIED_SECONDS:
-        return None
-    return citizen["hash"]
-
-
 def _next_url(request):
     """Where to go after verifying: a path on this site, else the ballot."""
     target = request.POST.get("next") or request.GET.get("next") or ""
@@ -79,12 +60,16 @@ def _phone_step(request, form, message=""):
     return render(
         request,
         "ballots/verify_phone.html",
-        {"form": form, "next": _next_url(request), "message": message},
+        {
+            "form": form,
+            "next": _next_url(request),
+            "message": message,
+            "citizen": verified_citizen(request),
+        },
     )
 
 
 def _code_step(request, code_form, phone=""):
-    pending = request.session[PENDING]
     return render(
         request,
         "ballots/verify_code.html",
@@ -92,7 +77,7 @@ def _code_step(request, code_form, phone=""):
             "form": code_form,
             "resend_form": PhoneForm(initial={"phone": phone}),
             "phone": phone,
-            "masked_phone": pending["masked"],
+            "masked_phone": pending_phone(request),
             "next": _next_url(request),
             "ttl_minutes": settings.SMS_CODE_TTL_SECONDS // 60,
             "resend_seconds": settings.SMS_RESEND_SECONDS,
@@ -112,9 +97,13 @@ def verify(request):
         if "code" in request.POST:
             return _check_code(request)
         return _send_code(request)
+    if request.GET.get("step") == "phone":
+        # Also for a verified visitor: the page then offers to end the verification, for
+        # the next person on a shared phone.
+        return _phone_step(request, PhoneForm())
     if verified_citizen(request):
         return HttpResponseRedirect(_next_url(request))
-    if PENDING in request.session and request.GET.get("step") != "phone":
+    if pending_phone(request):
         return _code_step(request, CodeForm())
     return _phone_step(request, PhoneForm())
 
@@ -128,69 +117,40 @@ def _send_code(request):
         # No code, no SMS bill and no message to a stranger's phone when there is no vote.
         return _not_open(request, poll)
     phone = form.cleaned_data["phone"]
-    hashed = phone_hash(phone)
-    try:
-        cooldown_key = limits.check_send_allowed(request, hashed)
-    except limits.SendRefused as refused:
-        form.add_error("phone", refused.message)
+    result = send_code(request, phone)
+    if not result.sent:
+        form.add_error("phone", result.message)
         return _phone_step(request, form)
-
-    pending = request.session.get(PENDING) or {}
-    nonce = pending.get("nonce") or secrets.token_urlsafe(18)
-    row, code = VerificationCode.issue(
-        phone_hash=hashed, nonce=nonce, phone_masked=mask_phone(phone)
-    )
-    text = _(
-        "您的验证码是%(code)s，%(minutes)d分钟内有效，仅用于淄博市改革创新经验评选投票。"
-        "如非本人操作，请忽略本短信。"
-    ) % {"code": code, "minutes": settings.SMS_CODE_TTL_SECONDS // 60}
-    try:
-        sms.send_code(phone, code, text)
-    except sms.SmsError as error:
-        # No usable code may outlive a message that never arrived.
-        row.delete()
-        limits.release_cooldown(cooldown_key)
-        logger.warning("SMS to %s failed: %s", mask_phone(phone), error)
-        form.add_error("phone", _("短信发送失败，请稍后重试。如多次失败，请确认号码无误。"))
-        return _phone_step(request, form)
-    limits.record_sent(request, hashed)
-
-    request.session[PENDING] = {"phone_hash": hashed, "masked": mask_phone(phone), "nonce": nonce}
-    logger.info("Verification code sent to %s", mask_phone(phone))
     return _code_step(request, CodeForm(), phone=phone)
 
 
 def _check_code(request):
-    pending = request.session.get(PENDING)
-    if pending is None:
+    if pending_phone(request) is None:
         return _phone_step(
             request, PhoneForm(), _("请先获取短信验证码；如页面停留过久，请重新获取。")
         )
-    # Counted against the number this session asked a code for, never a number in the
-    # request: otherwise anyone could use up a stranger's allowance of checks.
-    limits.check_code_allowed(request, pending["phone_hash"])
     phone = request.POST.get("phone", "")
-    try:
-        hashed = phone_hash(normalise_phone(phone)) if phone else pending["phone_hash"]
-    except ValidationError:
-        hashed = ""  # matches no code; the message then asks for a new one
-
     form = CodeForm(request.POST)
     if not form.is_valid():
         return _code_step(request, form, phone=phone)
-    result = VerificationCode.check_code(
-        phone_hash=hashed, nonce=pending["nonce"], code=form.cleaned_data["code"]
-    )
-    if result != CodeCheck.OK:
-        form.add_error("code", str(CodeCheck(result).label))
+    result = check_code(request, form.cleaned_data["code"], phone=phone)
+    if not result.verified:
+        form.add_error("code", result.message)
         return _code_step(request, form, phone=phone)
-
-    limits.record_verified(request)
-    # A new session key at the moment the session gains a right, as a login does.
-    request.session.cycle_key()
-    del request.session[PENDING]
-    request.session[CITIZEN] = {"hash": hashed, "verified_at": time.time()}
     return HttpResponseRedirect(_next_url(request))
+
+
+@require_POST
+def end_verification(request):
+    """使用其他手机号码 / 退出: a shared phone's next person starts at the phone step.
+
+    Forgets the citizen and this session's receipts; a POST with its CSRF token, so no other
+    site can sign a citizen out.
+    """
+    next_url = _next_url(request)
+    forget_citizen(request)
+    query = urlencode({"step": "phone", "next": next_url})
+    return redirect(f"{reverse('ballots:verify')}?{query}")
 
 
 def _not_open(request, poll, status=200):
@@ -198,9 +158,8 @@ def _not_open(request, poll, status=200):
 
 
 def _already_voted(request, poll, ballot, status=200):
-    return render(
-        request, "ballots/already_voted.html", {"poll": poll, "ballot": ballot}, status=status
-    )
+    context = {"poll": poll, "ballot": ballot, "citizen": verified_citizen(request)}
+    return render(request, "ballots/already_voted.html", context, status=status)
 
 
 # Not no-store: a browser may then keep the page in its history, so a citizen who opens an
@@ -215,23 +174,22 @@ def vote(request):
     if citizen is None:
         return redirect(f"{reverse('ballots:verify')}?next={reverse('ballots:vote')}")
 
-    if request.method == "POST":
-        limits.check_vote_allowed(request, citizen)
-    else:
-        existing = Ballot.objects.filter(poll=poll, citizen_hash=citizen).first()
+    if request.method == "GET":
+        existing = Ballot.objects.filter(poll=poll, citizen_hash=citizen.hash).first()
         if existing is not None:
             return _already_voted(request, poll, existing)
 
     form = BallotForm(poll, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        limits.count_ballot(request, citizen.hash)
         id_number = form.cleaned_data.get("id_number")
         try:
             ballot = poll.cast_ballot(
-                citizen_hash=citizen,
+                citizen_hash=citizen.hash,
                 numbers=form.cleaned_data["choices"],
                 id_number_hash=id_number_hash(id_number) if id_number else None,
                 network=truncated_network(client_ip(request)),
-                phone_masked=VerificationCode.masked_phone_for(citizen),
+                phone_masked=citizen.masked_phone,
             )
         except AlreadyVoted as refused:
             if refused.by_id_number:
@@ -249,7 +207,7 @@ def vote(request):
                 str(poll.pk): ballot.receipt,
             }
             return redirect("ballots:vote_done")
-    return render(request, "ballots/vote.html", {"poll": poll, "form": form})
+    return render(request, "ballots/vote.html", {"poll": poll, "form": form, "citizen": citizen})
 
 
 @never_cache
@@ -265,7 +223,8 @@ def vote_done(request):
     )
     if ballot is None:
         return redirect("ballots:vote")
-    return render(request, "ballots/vote_done.html", {"ballot": ballot, "poll": ballot.poll})
+    context = {"ballot": ballot, "poll": ballot.poll, "citizen": verified_citizen(request)}
+    return render(request, "ballots/vote_done.html", context)
 
 
 def _time_left(poll, now):

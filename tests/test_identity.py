@@ -4,12 +4,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from ballots.identity import (
+from verification.identity import (
+    address_hash,
     id_number_hash,
     mask_phone,
     normalise_id_number,
     normalise_phone,
     phone_hash,
+    phone_segment,
     truncated_network,
 )
 
@@ -56,8 +58,38 @@ def test_virtual_operator_ranges_can_be_allowed():
     assert normalise_phone("17012345678") == "17012345678"
 
 
-def test_masked_phone_shows_seven_of_eleven_digits():
-    assert mask_phone("13812345678") == "138****5678"
+def test_masked_phone_shows_the_segment_and_never_the_last_four_digits():
+    assert mask_phone("13812345678") == "1381234****"
+    assert mask_phone("1381234") == "1381234****"  # the 号段 a session keeps is enough
+    assert phone_segment("13812345678") == "1381234"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "13٨12345678",  # Arabic-Indic eight
+        "13८12345678",  # Devanagari eight
+        "13৮12345678",  # Bengali eight
+        "①3812345678",  # circled one: NFKC would make it 1
+        "¹3812345678",  # superscript one
+        "𝟏3812345678",  # mathematical bold one
+    ],
+)
+def test_only_ascii_and_full_width_digits_make_a_phone_number(raw):
+    with pytest.raises(ValidationError) as refused:
+        normalise_phone(raw)
+    assert "请输入11位中国大陆手机号码" in refused.value.messages[0]
+
+
+@pytest.mark.parametrize("raw", ["3703٠٣١٩٩٠٠٣٠٧١٢٣5", "3703०३१९९००३०७१२३5", "①70303199003071235"])
+def test_only_ascii_and_full_width_digits_make_an_id_number(raw):
+    with pytest.raises(ValidationError) as refused:
+        normalise_id_number(raw)
+    assert "请输入18位居民身份证号码" in refused.value.messages[0]
+
+
+def test_full_width_x_is_the_check_digit_x():
+    assert normalise_id_number("11010519491231002ｘ") == "11010519491231002X"
 
 
 def test_hashes_are_keyed_and_hide_the_number():
@@ -118,9 +150,18 @@ def test_id_numbers_can_be_restricted_to_a_region():
     [
         ("203.0.113.57", "203.0.113.0/24"),
         ("2001:db8:1234:5678::1", "2001:db8:1234::/48"),
+        ("::ffff:203.0.113.57", "203.0.113.0/24"),  # IPv4-mapped: the IPv4 address it carries
         ("not an address", ""),
         ("", ""),
     ],
 )
 def test_addresses_are_kept_only_as_networks(ip, network):
     assert truncated_network(ip) == network
+
+
+def test_limits_count_an_ipv4_mapped_address_as_its_ipv4_address():
+    assert address_hash("::ffff:198.51.100.7") == address_hash("198.51.100.7")
+    assert address_hash("::ffff:198.51.100.8") != address_hash("198.51.100.7")
+    # One IPv6 customer (a /64) is one address for the limits.
+    assert address_hash("2001:db8:1:2::1") == address_hash("2001:db8:1:2:ffff::9")
+    assert address_hash("2001:db8:1:3::1") != address_hash("2001:db8:1:2::1")

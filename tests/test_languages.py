@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client, override_settings
 
-from ballots import sms
+from verification import sms
 
 from .conftest import last_code, verify
 
@@ -118,7 +118,7 @@ def test_the_whole_flow_in_english(client, poll):
 
 @override_settings(RATE_LIMITS={"send_per_phone": "0/h", "unverified_sends_per_ip": 30,
                                 "send_per_ip": "1000/h", "check_per_ip": "1000/h",
-                                "check_per_phone": "20/h", "vote_per_ip": "1000/h",
+                                "check_per_session": "20/h", "vote_per_ip": "1000/h",
                                 "vote_per_citizen": "10/10m"})  # fmt: skip
 def test_the_429_page_in_english(client, poll):
     response = client.post("/en/verify/", {"phone": "13812345678"})

@@ -1,16 +1,16 @@
 """Rate limits (django-ratelimit on the shared cache): 429 in Chinese where the limits say."""
 
+import time
+
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client, override_settings
 
-from ballots import sms
-from ballots.identity import phone_hash
 from ballots.models import Ballot
+from verification import sms
 from zibo_vote.settings import redis_cache
 
-from .conftest import last_code, verify
+from .conftest import last_code, resend_wait_passes, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -63,11 +63,11 @@ def test_failed_sends_do_not_use_up_the_allowance(poll, tmp_path):
             assert "短信发送失败" in text(Client().post("/verify/", {"phone": phone(1)}))
     for _ in range(2):
         assert Client().post("/verify/", {"phone": phone(1)}).status_code == 200
-        cache.delete(f"sms-cooldown:{phone_hash(phone(1))}")
+        resend_wait_passes(phone(1))
     assert len(sms.outbox) == 2
 
 
-@limits(check_per_phone="3/h")
+@limits(check_per_session="3/h")
 def test_nobody_can_use_up_a_strangers_code_checks(poll):
     attacker = Client()
     attacker.post("/verify/", {"phone": phone(66)})  # a code for the attacker's own number
@@ -93,13 +93,13 @@ def test_a_campus_behind_one_address_keeps_voting(poll):
 def test_one_phone_gets_a_limited_number_of_codes(poll):
     for _ in range(2):
         assert Client().post("/verify/", {"phone": phone(1)}).status_code == 200
-        cache.delete(f"sms-cooldown:{phone_hash(phone(1))}")  # the minute has passed
+        resend_wait_passes(phone(1))  # the minute has passed
     assert_limited(Client().post("/verify/", {"phone": phone(1)}))
     assert len(sms.outbox) == 2
 
 
-@limits(check_per_phone="3/h")
-def test_code_checks_are_limited_per_phone(client, poll):
+@limits(check_per_session="3/h")
+def test_code_checks_are_limited_per_session(client, poll):
     client.post("/verify/", {"phone": phone(1)})
     for _ in range(3):
         assert client.post("/verify/", {"code": "000000"}).status_code == 200
@@ -119,9 +119,10 @@ def test_code_checks_are_limited_per_address(poll):
 
 @limits(vote_per_citizen="2/h")
 def test_ballot_posts_are_limited_per_citizen(citizen):
-    assert citizen.post("/vote/", {"choices": "99"}).status_code == 200  # refused: bad choice
+    assert citizen.post("/vote/", {"choices": "99"}).status_code == 200  # the form refuses it
     assert citizen.post("/vote/", {"choices": "3"}).status_code == 302
-    assert_limited(citizen.post("/vote/", {"choices": "4"}))
+    assert citizen.post("/vote/", {"choices": "4"}).status_code == 409  # already voted
+    assert_limited(citizen.post("/vote/", {"choices": "5"}))
 
 
 @limits(vote_per_ip="2/h")
@@ -186,14 +187,28 @@ class TestBehindAProxy:
         assert_limited(spoofed.post("/verify/", {"phone": phone(8)}))
 
 
+def unreachable_redis(raising):
+    """A real connection to a closed port, in a backend that swallows its errors or raises them."""
+    config = redis_cache("redis://127.0.0.1:1/0")
+    return {**config, "OPTIONS": {**config["OPTIONS"], "IGNORE_EXCEPTIONS": not raising}}
+
+
 class TestCacheUnreachable:
-    """Redis down (a real connection to a closed port): decided answers, never a 500."""
+    """Redis down: decided answers, never a 500, whether the cache raises or swallows errors."""
+
+    @pytest.fixture(params=["raising", "swallowing"])
+    def cache_down(self, request):
+        caches = {
+            **settings.CACHES,
+            "default": unreachable_redis(raising=False),
+            settings.RATELIMIT_USE_CACHE: unreachable_redis(raising=request.param == "raising"),
+        }
+        return override_settings(CACHES=caches)
 
     @pytest.fixture
-    def verified_then_cache_down(self, client, poll):
+    def verified_then_cache_down(self, client, poll, cache_down):
         verify(client)
-        unreachable = {"default": redis_cache("redis://127.0.0.1:1/0")}
-        with override_settings(CACHES=unreachable):
+        with cache_down:
             yield client
 
     def test_sending_codes_fails_closed(self, verified_then_cache_down, poll):
@@ -202,10 +217,10 @@ class TestCacheUnreachable:
         assert "系统繁忙，暂时无法发送验证码" in text(response)
         assert len(sms.outbox) == 1  # only the code sent before the outage
 
-    def test_codes_sent_before_the_outage_still_verify(self, poll):
+    def test_codes_sent_before_the_outage_still_verify(self, poll, cache_down):
         browser = Client()
         browser.post("/verify/", {"phone": phone(4)})
-        with override_settings(CACHES={"default": redis_cache("redis://127.0.0.1:1/0")}):
+        with cache_down:
             response = browser.post("/verify/", {"code": last_code(phone(4))})
         assert response.status_code == 302
 
@@ -213,3 +228,150 @@ class TestCacheUnreachable:
         response = verified_then_cache_down.post("/vote/", {"choices": "3"})
         assert response.status_code == 302
         assert Ballot.objects.count() == 1
+
+
+class TestNobodySpendsAnotherPersonsAllowance:
+    def test_a_stranger_cannot_stop_a_citizen_from_checking_their_code(self, poll):
+        victim_phone = phone(1)
+        attacker = Client(REMOTE_ADDR="198.51.100.66")
+        attacker.post("/verify/", {"phone": victim_phone})
+        for _ in range(20):
+            attacker.post("/verify/", {"code": "000000"})
+        resend_wait_passes(victim_phone)
+        victim = Client(REMOTE_ADDR="203.0.113.9")
+        assert victim.post("/verify/", {"phone": victim_phone}).status_code == 200
+        assert victim.post("/verify/", {"code": last_code(victim_phone)}).status_code == 302
+
+    @limits(send_per_phone="3/h")
+    def test_sends_used_up_by_a_stranger_do_not_block_the_code_already_received(self, poll):
+        victim_phone = phone(1)
+        victim = Client(REMOTE_ADDR="203.0.113.9")
+        victim.post("/verify/", {"phone": victim_phone})
+        code = last_code(victim_phone)
+        attacker = Client(REMOTE_ADDR="198.51.100.66")
+        for _ in range(2):
+            resend_wait_passes(victim_phone)
+            attacker.post("/verify/", {"phone": victim_phone})
+        resend_wait_passes(victim_phone)
+        # The price of stopping SMS bombing: this number gets no more codes this hour...
+        assert_limited(attacker.post("/verify/", {"phone": victim_phone}))
+        # ...but the code the citizen holds still verifies them.
+        assert victim.post("/verify/", {"code": code}).status_code == 302
+
+    @limits(check_per_ip="1000/h")
+    def test_code_checks_of_one_session_are_limited(self, poll):
+        browser = Client()
+        browser.post("/verify/", {"phone": phone(1)})
+        for _ in range(4):  # a fresh code after each five wrong tries
+            for _ in range(5):
+                browser.post("/verify/", {"code": "000000"})
+            resend_wait_passes(phone(1))
+            browser.post("/verify/", {"phone": phone(1)})
+        assert_limited(browser.post("/verify/", {"code": last_code(phone(1))}))
+
+
+@override_settings(RATELIMIT_ENABLE=False)
+def test_with_django_ratelimit_switched_off_citizens_verify_and_vote(poll):
+    browser = Client()
+    verify(browser, phone(1))
+    assert browser.post("/vote/", {"choices": "3"}).status_code == 302
+    assert Ballot.objects.count() == 1
+
+
+@limits(unverified_sends_per_ip=3, send_per_ip="1000/s")
+def test_unverified_sends_are_counted_whatever_the_rate_of_all_sends(poll):
+    for n in range(3):
+        verify(Client(), phone(n))  # three verified codes: no unverified send yet
+    time.sleep(1.1)  # the per-second counter of all sends starts again
+    for n in range(3):
+        assert Client().post("/verify/", {"phone": phone(10 + n)}).status_code == 200
+    assert_limited(Client().post("/verify/", {"phone": phone(20)}))
+    assert len(sms.outbox) == 6
+
+
+def send_from(address, number):
+    return Client(REMOTE_ADDR=address).post("/verify/", {"phone": number})
+
+
+@limits(unverified_sends_per_ip=2)
+def test_a_verified_code_gives_the_send_back_to_the_address_that_asked_for_it(poll):
+    wifi, mobile = "198.51.100.7", "203.0.113.9"
+    # Two citizens ask for codes at home, on Wi-Fi; the phones then move to mobile data.
+    browsers = [Client() for _ in range(2)]
+    for n, browser in enumerate(browsers):
+        browser.post("/verify/", {"phone": phone(n)}, REMOTE_ADDR=wifi)
+    assert_limited(Client(REMOTE_ADDR=wifi).post("/verify/", {"phone": phone(5)}))
+    for n, browser in enumerate(browsers):
+        response = browser.post("/verify/", {"code": last_code(phone(n))}, REMOTE_ADDR=mobile)
+        assert response.status_code == 302
+    # The Wi-Fi address has its two sends back; the mobile address earned nothing.
+    for n in range(2):
+        assert (
+            Client(REMOTE_ADDR=wifi).post("/verify/", {"phone": phone(10 + n)}).status_code == 200
+        )
+    for n in range(2):
+        assert (
+            Client(REMOTE_ADDR=mobile).post("/verify/", {"phone": phone(20 + n)}).status_code == 200
+        )
+    assert_limited(Client(REMOTE_ADDR=mobile).post("/verify/", {"phone": phone(30)}))
+
+
+class TestBallotsTheFormRefuses:
+    @limits(vote_per_citizen="10/10m")
+    def test_do_not_count_against_the_citizen(self, citizen, poll):
+        for _ in range(12):
+            assert "请至少选择一项" in text(citizen.post("/vote/", {}))
+        assert citizen.post("/vote/", {"choices": "3"}).status_code == 302
+
+    @limits(vote_per_citizen="10/10m")
+    def test_a_mistyped_id_number_does_not_count_either(self, citizen, poll):
+        poll.require_id_number = True
+        poll.save()
+        for _ in range(12):
+            response = citizen.post("/vote/", {"choices": "3", "id_number": "370303199003071234"})
+            assert "校验位不正确" in text(response)
+        response = citizen.post("/vote/", {"choices": "3", "id_number": "370303199003071235"})
+        assert response.status_code == 302
+
+
+class TestRetryAfter:
+    """A refusal says how long it lasts: the time left in the limit's own window."""
+
+    @limits(send_per_phone="2/d")
+    def test_a_daily_limit_says_its_real_time_left(self, poll):
+        for _ in range(2):
+            Client().post("/verify/", {"phone": phone(1)})
+            resend_wait_passes(phone(1))
+        response = Client().post("/verify/", {"phone": phone(1)})
+        assert_limited(response)
+        seconds = int(response["Retry-After"])
+        # django-ratelimit's windows are fixed but jittered per key: anywhere in the day.
+        assert 1 <= seconds <= 24 * 3600
+        assert seconds != 60
+
+    @limits(check_per_ip="1/h")
+    def test_an_hourly_limit_says_at_most_an_hour(self, poll):
+        browser = Client()
+        browser.post("/verify/", {"phone": phone(1)})
+        browser.post("/verify/", {"code": "000000"})
+        response = browser.post("/verify/", {"code": "000000"})
+        assert_limited(response)
+        assert 1 <= int(response["Retry-After"]) <= 3600
+
+
+class TestIpv4MappedAddresses:
+    """`::ffff:a.b.c.d` (a server bound to [::], or a proxy) is the IPv4 address it carries."""
+
+    @limits(unverified_sends_per_ip=2)
+    def test_count_as_their_ipv4_address(self, poll):
+        for n in range(2):
+            Client(REMOTE_ADDR="::ffff:198.51.100.7").post("/verify/", {"phone": phone(n)})
+        assert_limited(Client(REMOTE_ADDR="198.51.100.7").post("/verify/", {"phone": phone(5)}))
+        neighbour = Client(REMOTE_ADDR="::ffff:198.51.100.8")
+        assert neighbour.post("/verify/", {"phone": phone(6)}).status_code == 200
+
+    def test_ballots_keep_the_ipv4_network(self, poll):
+        browser = Client(REMOTE_ADDR="::ffff:203.0.113.57")
+        verify(browser, phone(1))
+        browser.post("/vote/", {"choices": "2"})
+        assert Ballot.objects.get().network == "203.0.113.0/24"

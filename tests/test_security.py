@@ -51,7 +51,7 @@ def test_check_deploy_fails_on_development_settings():
         timeout=120,
     )
     assert result.returncode != 0
-    for warning in ("security.W004", "security.W008", "security.W012", "ballots.W001"):
+    for warning in ("security.W004", "security.W008", "security.W012", "verification.W001"):
         assert warning in result.stderr
 
 

@@ -168,4 +168,50 @@ def test_sms_defaults_to_the_console_and_deploy_check_warns_about_it():
         text=True,
         timeout=60,
     )
-    assert "ballots.W001" in result.stderr + result.stdout
+    assert "verification.W001" in result.stderr + result.stdout
+
+
+def test_deploy_check_fails_on_an_sms_backend_that_does_not_import():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=settings.BASE_DIR,
+        env={**BASE_ENV, **SECRET, "SMS_BACKEND": "gateway.typo.Backend"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "verification.E001" in result.stderr
+    assert "gateway.typo.Backend" in result.stderr
+
+
+def test_rate_settings_keep_their_names_and_accept_any_rate():
+    limits = read_settings(
+        "RATE_LIMITS",
+        RATE_UNVERIFIED_SENDS_PER_IP="50/2h",
+        RATE_CHECK_PER_PHONE="7/h",  # the former name of RATE_CHECK_PER_SESSION
+        RATE_SEND_PER_IP="2000/d",
+        **SECRET,
+    )["RATE_LIMITS"]
+    assert limits["unverified_sends_per_ip"] == "50/2h"
+    assert limits["check_per_session"] == "7/h"
+    assert limits["send_per_ip"] == "2000/d"
+    assert (
+        read_settings("RATE_LIMITS", RATE_UNVERIFIED_SENDS_PER_IP="30", **SECRET)["RATE_LIMITS"][
+            "unverified_sends_per_ip"
+        ]
+        == 30
+    )
+    session = read_settings("RATE_LIMITS", RATE_CHECK_PER_SESSION="9/h", **SECRET)
+    assert session["RATE_LIMITS"]["check_per_session"] == "9/h"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("RATE_SEND_PER_IP", "5/0h"), ("RATE_UNVERIFIED_SENDS_PER_IP", "many"),
+     ("RATE_UNVERIFIED_SENDS_PER_IP", "0"), ("RATE_CHECK_PER_PHONE", "x")],
+)  # fmt: skip
+def test_refuses_a_rate_django_ratelimit_could_not_use(name, value):
+    result = run_python("import django; django.setup()", **SECRET, **{name: value})
+    assert result.returncode != 0
+    assert name in result.stderr

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from ballots import sms
-from ballots.models import VerificationCode
+from verification import sms
+from verification.models import VerificationCode
 
 from .conftest import last_code
 
@@ -52,7 +52,7 @@ def test_file_backend_appends_one_json_object_per_line(tmp_path):
 def test_console_backend_prints_the_code_with_a_masked_number(capsys):
     sms.send_code(PHONE, "123456", "您的验证码是123456")
     printed = capsys.readouterr().err
-    assert "138****5678" in printed and "123456" in printed
+    assert "1381234****" in printed and "123456" in printed
     assert PHONE not in printed
 
 
@@ -136,7 +136,7 @@ def test_aliyun_unreachable_raises_sms_error():
 def test_the_whole_flow_through_the_aliyun_backend(aliyun, poll):
     browser = Client()
     response = browser.post("/verify/", {"phone": PHONE})
-    assert "验证码已发送至 138****5678" in response.content.decode()
+    assert "验证码已发送至 1381234****" in response.content.decode()
     code = json.loads(aliyun.requests[-1]["query"]["TemplateParam"])["code"]
     assert browser.post("/verify/", {"code": code}).status_code == 302
 
@@ -152,7 +152,7 @@ def test_failed_send_says_try_again_and_leaves_no_usable_code(poll, tmp_path, ca
     assert "短信发送失败，请稍后重试" in html
     assert f'value="{PHONE}"' in html  # what the citizen typed is kept
     assert not VerificationCode.objects.exists()
-    assert "SMS to 138****5678 failed" in caplog.text
+    assert "SMS to 1381234**** failed" in caplog.text
     assert PHONE not in caplog.text
     # The resend wait was released: trying again at once works.
     assert "验证码已发送" in browser.post("/verify/", {"phone": PHONE}).content.decode()

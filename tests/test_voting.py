@@ -5,16 +5,15 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from ballots.identity import id_number_hash, phone_hash
 from ballots.models import Ballot, Choice, PollNotOpen
 from reforms.models import Reform
+from verification.identity import id_number_hash, phone_hash
 
-from .conftest import last_code, text, verify
+from .conftest import last_code, resend_wait_passes, text, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +66,7 @@ def test_second_ballot_for_same_citizen_is_refused(citizen, poll):
 
 def test_same_phone_verified_again_elsewhere_cannot_vote_twice(citizen, poll):
     citizen.post("/vote/", {"choices": "3"})
-    cache.delete(f"sms-cooldown:{phone_hash(PHONE)}")  # a minute later
+    resend_wait_passes(PHONE)  # a minute later
     other_phone_browser = Client()
     verify(other_phone_browser, PHONE)
     response = other_phone_browser.get("/vote/")
@@ -259,4 +258,25 @@ class TestIdNumber:
         assert "该身份证号码已参加过本次投票" in html
         # Someone who only knows the ID number learns nothing of that ballot.
         assert Ballot.objects.get().receipt_display not in html
+        assert Ballot.objects.count() == 1
+
+    def test_one_id_number_in_three_spellings_is_one_ballot(self, citizen, id_poll):
+        # The number as typed on a PC, with a Chinese input method, and in two scripts whose
+        # digits look like digits (Arabic-Indic, Devanagari): one person, one ballot.
+        ascii_digits = "370303199003071235"
+        response = citizen.post("/vote/", {"choices": "3", "id_number": ascii_digits})
+        assert response.status_code == 302
+        full_width = ascii_digits.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+        other = Client()
+        verify(other, "13987654321")
+        response = other.post("/vote/", {"choices": "4", "id_number": full_width})
+        assert "该身份证号码已参加过本次投票" in text(response)
+        for n, spelling in enumerate(["3703٠٣١٩٩٠٠٣٠٧١٢٣5", "3703०३१९९००३०७१२३5"]):
+            browser = Client()
+            verify(browser, f"1370000000{n}")
+            response = browser.post("/vote/", {"choices": "5", "id_number": spelling})
+            html = text(response)
+            assert response.status_code == 200
+            assert "请输入18位居民身份证号码" in html
+            assert f'value="{spelling}"' in html
         assert Ballot.objects.count() == 1

@@ -1,12 +1,31 @@
 """Request helpers every app may use: where a request came from, and where it may go next."""
 
+import ipaddress
+
 from django.utils.http import url_has_allowed_host_and_scheme
+
+
+def parse_address(ip):
+    """The address as an ipaddress object, IPv4-mapped IPv6 as the IPv4 it carries; or None.
+
+    `::ffff:203.0.113.57` is what a server bound to `[::]` (or some proxies) reports for an
+    IPv4 client. Taken as IPv6 it would fall, with every other IPv4 client, into `::/48`.
+    """
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:
+        return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def client_ip(request):
     """The client's address as the server trusts it (REMOTE_ADDR, set by the proxy layer:
-    zibo_vote.middleware.ClientAddressMiddleware)."""
-    return request.META.get("REMOTE_ADDR", "")
+    zibo_vote.middleware.ClientAddressMiddleware), IPv4-mapped IPv6 as plain IPv4."""
+    raw = request.META.get("REMOTE_ADDR", "")
+    address = parse_address(raw)
+    return str(address) if address is not None else raw
 
 
 def local_path(target, fallback):

@@ -1,4 +1,5 @@
 import logging
+import math
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -41,10 +42,22 @@ def server_error(request):
 
 
 def rate_limited(request, exception):
-    """RATELIMIT_VIEW: django-ratelimit's refusals become a Chinese 429 page."""
-    logger.info("Rate limit hit: %s %s", request.method, request.path)
-    response = render(request, "429.html", status=429)
-    response["Retry-After"] = "60"
+    """RATELIMIT_VIEW: a refusal by the limits becomes a Chinese 429 page.
+
+    Retry-After is the real time left in the limit's window (verification.limits.Limited
+    carries it), not a fixed minute: an hour-long limit says so.
+    """
+    retry_after = getattr(exception, "retry_after", None) or 60
+    logger.info(
+        "Rate limit hit: %s %s (%s, %d s left)",
+        request.method,
+        request.path,
+        getattr(getattr(exception, "limit", None), "name", "limit"),
+        retry_after,
+    )
+    minutes = max(1, math.ceil(retry_after / 60))
+    response = render(request, "429.html", {"minutes": minutes}, status=429)
+    response["Retry-After"] = str(retry_after)
     return response
 
 

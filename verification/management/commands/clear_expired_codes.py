@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from ballots.models import VerificationCode
+from verification.models import VerificationCode
 
 
 class Command(BaseCommand):

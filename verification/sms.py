@@ -12,6 +12,7 @@ import sys
 import threading
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -19,24 +20,49 @@ from .identity import mask_phone
 
 logger = logging.getLogger(__name__)
 
+# The short names SMS_BACKEND accepts (settings and the deploy check read them here); any
+# other value is the dotted path of a class with the same send() method.
 BACKENDS = {
-    "console": "ballots.sms.ConsoleBackend",
-    "file": "ballots.sms.FileBackend",
-    "locmem": "ballots.sms.LocmemBackend",
-    "aliyun": "ballots.sms.AliyunBackend",
+    "console": "verification.sms.ConsoleBackend",
+    "file": "verification.sms.FileBackend",
+    "locmem": "verification.sms.LocmemBackend",
+    "aliyun": "verification.sms.AliyunBackend",
 }
+# Backends that deliver nothing to a phone: fine on a developer's machine, never in production.
+DEVELOPMENT_BACKENDS = frozenset({"console", "file", "locmem"})
 
 
 class SmsError(Exception):
     """The message did not reach the gateway, or the gateway refused it."""
 
 
-def get_backend():
+def backend_path(name):
+    """The dotted path of the backend SMS_BACKEND names (a short name or a path)."""
+    return BACKENDS.get(name, name)
+
+
+def check_setting():
+    """Refuse, at start-up, an SMS_BACKEND this module cannot use (ImproperlyConfigured)."""
     name = settings.SMS_BACKEND
-    return import_string(BACKENDS.get(name, name))()
+    if name not in BACKENDS and "." not in name:
+        raise ImproperlyConfigured(
+            f"SMS_BACKEND must be {', '.join(BACKENDS)} or a dotted path to a backend "
+            f"class, not {name!r}."
+        )
+    if backend_path(name) == BACKENDS["aliyun"]:
+        missing = [key for key, value in settings.ALIYUN_SMS.items() if not value]
+        if missing:
+            raise ImproperlyConfigured(
+                "SMS_BACKEND=aliyun needs " + ", ".join(f"ALIYUN_SMS_{n}" for n in missing) + "."
+            )
+
+
+def get_backend():
+    return import_string(backend_path(settings.SMS_BACKEND))()
 
 
 def send_code(phone, code, text):
+    """Send `text` to `phone`, the canonical number (identity.normalise_phone); or SmsError."""
     get_backend().send(phone, code, text)
 
 
@@ -78,7 +104,7 @@ outbox = []
 
 
 class LocmemBackend:
-    """Keeps messages in `ballots.sms.outbox` for tests to read."""
+    """Keeps messages in `verification.sms.outbox` for tests to read."""
 
     def send(self, phone, code, text):
         outbox.append({"phone": phone, "code": code, "text": text, "sent_at": timezone.now()})

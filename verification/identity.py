@@ -1,15 +1,17 @@
 """Who a citizen is, reduced to what the rules need: a keyed hash, never the number itself.
 
-Phone and resident ID numbers are checked and normalised here, then kept only as
-HMAC-SHA256 under CITIZEN_HASH_KEY, a key that lives outside the database: a stolen
-database alone cannot be turned back into phone numbers by hashing all 10^10 of them.
+Phone and resident ID numbers are checked and brought to one canonical form here (ASCII
+digits), then kept only as HMAC-SHA256 under CITIZEN_HASH_KEY, a key that lives outside the
+database: a stolen database alone cannot be turned back into phone numbers by hashing all
+10^10 of them. The canonical form is the only one that leaves this module: it goes into the
+hash, the mask, the limits and the SMS gateway alike, so one number is one citizen however it
+was typed.
 """
 
 import hashlib
 import hmac
 import ipaddress
 import re
-import unicodedata
 from datetime import date
 
 from django.conf import settings
@@ -17,17 +19,29 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from zibo_vote.http import parse_address
+
+# What a Chinese input method types in full-width mode, folded to ASCII. Deliberately not
+# Unicode's NFKC: that also turns ①, ¹ and 𝟏 into 1, and leaves the digits of other scripts
+# (٣, ३), which `\d` matches, as they are. A number is written with 0-9 or nothing.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９＋－Ｘｘ", "0123456789+-Xx")
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—]")
-_MAINLAND_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9]\d{9})")
+_MAINLAND_MOBILE = re.compile(r"(?:\+86|0086|86)?(1[3-9][0-9]{9})", re.ASCII)
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]", re.ASCII)
 
 # Ranges sold to virtual operators (170/171/162/165/167). They are the usual source of bulk
 # SMS-receiving services that ballot stuffers (刷票) rent by the thousand.
 VIRTUAL_OPERATOR_PREFIXES = ("170", "171", "162", "165", "167")
 
 
+def _canonical_characters(raw):
+    """Full-width characters folded to ASCII, the documented separators dropped."""
+    return _SEPARATORS.sub("", (raw or "").translate(_FULL_WIDTH))
+
+
 def normalise_phone(raw):
     """'+86 138-1234-5678', '１３８１２３４５６７８' → '13812345678', or ValidationError."""
-    value = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or ""))
+    value = _canonical_characters(raw)
     if not value:
         raise ValidationError(_("请输入手机号码。"), code="required")
     match = _MAINLAND_MOBILE.fullmatch(value)
@@ -47,9 +61,20 @@ def normalise_phone(raw):
     return phone
 
 
+def phone_segment(phone):
+    """13812345678 → 1381234: the 号段, which names an operator and a region, not a person."""
+    return phone[:7]
+
+
 def mask_phone(phone):
-    """13812345678 → 138****5678: the most of a number that is ever shown or logged."""
-    return f"{phone[:3]}****{phone[-4:]}"
+    """13812345678 → 1381234****: the most of a number that is ever stored, logged or shown.
+
+    The 号段 and nothing else. The last four digits never leave this module: fraud review
+    keeps each ballot's 号段, and a mask that showed the last four beside it (or anywhere the
+    two could be joined through the phone's hash) would put the whole number at rest.
+    Takes a whole number or just its 号段.
+    """
+    return f"{phone_segment(phone)}****"
 
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -65,10 +90,10 @@ def normalise_id_number(raw, region_prefixes=()):
 
     `region_prefixes` restricts the address code (e.g. ("3703",) for Zibo); empty allows all.
     """
-    value = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw or "")).upper()
+    value = _canonical_characters(raw).upper()
     if not value:
         raise ValidationError(_("请输入居民身份证号码。"), code="required")
-    if not re.fullmatch(r"\d{17}[\dX]", value):
+    if not _ID_NUMBER.fullmatch(value):
         raise ValidationError(
             _("请输入18位居民身份证号码（最后一位可能是字母X）。"), code="invalid_id_format"
         )
@@ -92,8 +117,14 @@ def normalise_id_number(raw, region_prefixes=()):
     return value
 
 
+def normalise_code(raw):
+    """A six-digit SMS code as typed (full-width digits, spaces) → '123456', or None."""
+    value = _canonical_characters(raw)
+    return value if re.fullmatch(r"[0-9]{6}", value, re.ASCII) else None
+
+
 def citizen_hash(kind, value):
-    """HMAC-SHA256 of a normalised phone or ID number, as 64 hex characters."""
+    """HMAC-SHA256 of a canonical phone or ID number (or an address), as 64 hex characters."""
     key = settings.CITIZEN_HASH_KEY.encode("utf-8")
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
@@ -108,9 +139,22 @@ def id_number_hash(id_number):
 
 def truncated_network(ip):
     """203.0.113.57 → 203.0.113.0/24; IPv6 → its /48: enough for fraud review, not a person."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    address = parse_address(ip)
+    if address is None:
         return ""
     prefix = 24 if address.version == 4 else 48
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def address_hash(ip):
+    """What the rate limits count an address by: one IPv4 address, or one IPv6 customer.
+
+    A keyed hash of the address (IPv4) or of its /64 (RATELIMIT_IPV6_MASK: one customer of an
+    IPv6 provider usually holds a whole /64), so it can be kept with a code without keeping
+    the address.
+    """
+    address = parse_address(ip)
+    if address is None:
+        return citizen_hash("address", ip or "")
+    prefix = 32 if address.version == 4 else settings.RATELIMIT_IPV6_MASK
+    return citizen_hash("address", ipaddress.ip_network(f"{address}/{prefix}", strict=False))

@@ -1,0 +1,241 @@
+"""Limits on sending codes, checking codes and voting, counted in the shared cache.
+
+Built on django-ratelimit's public API (`get_usage`, its `RATELIMIT_*` settings, its
+`Ratelimited` exception and middleware). Every limit is in the table below, with what it is
+counted per and what it does when the cache is unavailable. The rule behind the table: a limit
+may be counted only per something the person who spends it controls (their session, their
+address, their verified number) or per something that costs a stranger money or sleep when
+spent (a number's SMS). Never per a number a visitor merely names: then anyone could spend
+someone else's allowance.
+
+When the cache is unavailable (down, or slower than its socket timeout), the limits that guard
+sending fail closed: sending is the action that costs money and can harass a stranger's phone.
+The others fail open: the integrity of checking and voting rests on the database (five tries
+per code, one ballot per citizen by constraint), and a cache outage must not stop a city's vote.
+
+"Unavailable" is decided in exactly one place, `_ask_cache()`: a cache call that raises one of
+CACHE_ERRORS, or an enabled django-ratelimit that answers `None` (see `_usage`). A circuit
+breaker belongs there too.
+"""
+
+import enum
+import logging
+import math
+import sqlite3
+import time
+from dataclasses import dataclass
+
+import diskcache
+from django.conf import settings
+from django.core.cache import caches
+from django_ratelimit.core import get_usage
+from django_ratelimit.exceptions import Ratelimited
+from redis.exceptions import RedisError
+
+from zibo_vote.http import client_ip
+
+from .identity import address_hash
+
+logger = logging.getLogger(__name__)
+
+# What a cache backend raises when it cannot answer: Redis refusing or timing out (django-redis
+# re-raises redis-py's errors when IGNORE_EXCEPTIONS is off, as it is for the limits' cache), a
+# socket error, the embedded cache's SQLite locked past its timeout.
+CACHE_ERRORS = (RedisError, OSError, sqlite3.Error, diskcache.Timeout)
+
+
+class CacheUnavailable(Exception):
+    """The shared cache did not answer; each limit's `when_cache_down` says what follows."""
+
+
+class Limited(Ratelimited):
+    """A limit is reached. django-ratelimit's middleware turns it into RATELIMIT_VIEW's 429."""
+
+    def __init__(self, limit, retry_after):
+        super().__init__(f"{limit.name} reached")
+        self.limit = limit
+        # The real time left in the limit's window, for the Retry-After header and the page.
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+class WhenCacheDown(enum.Enum):
+    ALLOW = "fails open"
+    REFUSE = "fails closed"
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str  # django-ratelimit's group: the counter's name in the cache
+    setting: str  # its rate, in settings.RATE_LIMITS
+    per: str  # what it is counted per (documentation, logs)
+    when_cache_down: WhenCacheDown
+
+    @property
+    def rate(self):
+        value = settings.RATE_LIMITS[self.setting]
+        # RATE_UNVERIFIED_SENDS_PER_IP was a bare number of sends an hour, and still may be.
+        return f"{value}/h" if isinstance(value, int) else value
+
+
+ALLOW, REFUSE = WhenCacheDown.ALLOW, WhenCacheDown.REFUSE
+
+# The table. docs/verification.md repeats it with who can exhaust each limit.
+SENDS_PER_NUMBER = Limit("sends-per-number", "send_per_phone", "number", REFUSE)
+SENDS_PER_ADDRESS = Limit("sends-per-address", "send_per_ip", "address", REFUSE)
+UNVERIFIED_SENDS_PER_ADDRESS = Limit(
+    "unverified-sends-per-address", "unverified_sends_per_ip", "address", REFUSE
+)
+CHECKS_PER_SESSION = Limit("checks-per-session", "check_per_session", "session", ALLOW)
+CHECKS_PER_ADDRESS = Limit("checks-per-address", "check_per_ip", "address", ALLOW)
+BALLOTS_PER_ADDRESS = Limit("ballots-per-address", "vote_per_ip", "address", ALLOW)
+BALLOTS_PER_CITIZEN = Limit("ballots-per-citizen", "vote_per_citizen", "citizen", ALLOW)
+# Not django-ratelimit's: the product's 60 seconds between two codes for one number
+# (SMS_RESEND_SECONDS), an interval from the last send rather than a fixed window. Fails closed.
+RESEND_WAIT = "resend-wait"
+
+# Unverified sends = sends minus verified codes, two counters of one address in the same
+# window: both use UNVERIFIED_SENDS_PER_ADDRESS's rate, so their period and (django-ratelimit
+# derives it from the key and the period) their window are always the same, whatever the rate.
+_SENT = "sends-per-address-for-unverified"
+_VERIFIED = "verified-per-address"
+
+
+def _cache():
+    return caches[settings.RATELIMIT_USE_CACHE]
+
+
+def _ask_cache(operation, *args, **kwargs):
+    """Every call the limits make to the cache goes through here."""
+    try:
+        return operation(*args, **kwargs)
+    except CACHE_ERRORS as error:
+        raise CacheUnavailable(f"{type(error).__name__}: {error}") from error
+
+
+def _usage(request, group, value, rate, *, increment):
+    """django-ratelimit's count of `value` in `group`; None when RATELIMIT_ENABLE is off."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return None  # switched off: nothing is counted and nothing is limited
+    usage = _ask_cache(
+        get_usage,
+        request,
+        group=group,
+        key=lambda group, request: value,
+        rate=rate,
+        increment=increment,
+    )
+    if usage is None:
+        # Enabled, with a rate and every method, get_usage answers None ("not active") only
+        # when the cache gave it no count and RATELIMIT_FAIL_OPEN (set in settings) tells it
+        # not to invent a refusal: a backend that swallows its errors.
+        raise CacheUnavailable(f"no count for {group}")
+    return usage
+
+
+def _enforce(request, limit, value, *, increment=True):
+    """Raise Limited if this request goes over `limit`, or CacheUnavailable if it fails closed.
+
+    With increment=False it only asks whether one more would go over (sends are counted
+    after the SMS has gone, see count_send).
+    """
+    try:
+        usage = _usage(request, limit.name, value, limit.rate, increment=increment)
+    except CacheUnavailable as unavailable:
+        if limit.when_cache_down is ALLOW:
+            logger.warning("Cache unavailable, %s not counted: %s", limit.name, unavailable)
+            return
+        raise
+    if usage is None:
+        return
+    over = usage["should_limit"] if increment else usage["count"] >= usage["limit"]
+    if over:
+        raise Limited(limit, usage["time_left"])
+
+
+def address_key(request):
+    """What an address is counted by (identity.address_hash): also kept with its codes."""
+    return address_hash(client_ip(request))
+
+
+def check_send(request, phone_hash):
+    """Before a code is sent: raise Limited, or CacheUnavailable (sending fails closed).
+
+    Nothing is counted here: a send counts when the SMS has gone (count_send), so refused or
+    failed attempts use up nobody's allowance.
+    """
+    address = address_key(request)
+    _enforce(request, SENDS_PER_NUMBER, phone_hash, increment=False)
+    _enforce(request, SENDS_PER_ADDRESS, address, increment=False)
+    rate = UNVERIFIED_SENDS_PER_ADDRESS.rate
+    sent = _usage(request, _SENT, address, rate, increment=False)
+    verified = _usage(request, _VERIFIED, address, rate, increment=False)
+    if sent is not None and sent["count"] - verified["count"] >= sent["limit"]:
+        raise Limited(UNVERIFIED_SENDS_PER_ADDRESS, sent["time_left"])
+
+
+def start_resend_wait(phone_hash):
+    """Start the number's wait before another code: 0, or the seconds left of an earlier one.
+
+    add() is atomic in Redis and in the embedded cache: of two sends racing for one number,
+    only one gets through within the interval, on any worker or app server. Raises
+    CacheUnavailable (the wait fails closed).
+    """
+    cache = _cache()
+    key = f"{RESEND_WAIT}:{phone_hash}"
+    if _ask_cache(cache.add, key, time.time() + settings.SMS_RESEND_SECONDS,
+                  settings.SMS_RESEND_SECONDS):  # fmt: skip
+        return 0
+    deadline = _ask_cache(cache.get, key)
+    if deadline is None:
+        # Refused to add, yet nothing there: a backend that swallowed an error.
+        raise CacheUnavailable(f"no answer for {RESEND_WAIT}")
+    return max(1, math.ceil(deadline - time.time()))
+
+
+def end_resend_wait(phone_hash):
+    """After a failed send (or, in tests, once the minute has passed): send again at once."""
+    try:
+        _ask_cache(_cache().delete, f"{RESEND_WAIT}:{phone_hash}")
+    except CacheUnavailable as unavailable:
+        logger.warning("Cache unavailable, resend wait not ended: %s", unavailable)
+
+
+def _count(request, group, value, rate):
+    """Count one, after the fact: the action happened, so a cache failure is only logged."""
+    try:
+        _usage(request, group, value, rate, increment=True)
+    except CacheUnavailable as unavailable:
+        logger.warning("Cache unavailable, %s not counted: %s", group, unavailable)
+
+
+def count_send(request, phone_hash, address):
+    """The SMS has gone: it counts against the number and the address that asked."""
+    _count(request, SENDS_PER_NUMBER.name, phone_hash, SENDS_PER_NUMBER.rate)
+    _count(request, SENDS_PER_ADDRESS.name, address, SENDS_PER_ADDRESS.rate)
+    _count(request, _SENT, address, UNVERIFIED_SENDS_PER_ADDRESS.rate)
+
+
+def credit_verified_send(request, sent_from):
+    """A verified code gives its send back to the address that asked for it.
+
+    `sent_from` is that address's key, kept with the code: the phone may check the code from
+    another network (Wi-Fi at home, mobile data outside), which neither gains nor loses.
+    """
+    if sent_from:
+        _count(request, _VERIFIED, sent_from, UNVERIFIED_SENDS_PER_ADDRESS.rate)
+
+
+def count_code_check(request, session_key):
+    """A well-formed code is about to be checked: per session and per address (fail open)."""
+    _enforce(request, CHECKS_PER_SESSION, session_key)
+    _enforce(request, CHECKS_PER_ADDRESS, address_key(request))
+
+
+def count_ballot(request, citizen_hash):
+    """A ballot the form accepted is about to be cast: per address and per citizen (fail open).
+
+    Submissions the form refuses (no choice, a mistyped ID number) are not counted: they
+    change nothing, and counting them locked out citizens who corrected their mistakes.
+    """
+    _enforce(request, BALLOTS_PER_ADDRESS, address_key(request))
+    _enforce(request, BALLOTS_PER_CITIZEN, citizen_hash)

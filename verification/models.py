@@ -1,0 +1,127 @@
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+
+class CodeCheck(models.TextChoices):
+    """What checking a code can answer; the label is what the citizen reads."""
+
+    OK = "ok", _("验证成功")
+    NO_CODE = "no_code", _("请先获取验证码。")
+    WRONG = "wrong", _("验证码不正确，请核对短信后重新输入。")
+    EXPIRED = "expired", _("验证码已过期，请重新获取。")
+    USED = "used", _("该验证码已使用，请重新获取。")
+    TOO_MANY_TRIES = "too_many_tries", _("错误次数过多，该验证码已失效，请重新获取。")
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    status: CodeCheck
+    # Wrong tries this code still allows (0 once it is used up, expired or used).
+    tries_left: int = 0
+    # For a code that checked OK: when it was sent, and the address hash that asked for it.
+    sent_at: datetime | None = None
+    sent_from: str = ""
+
+
+def _session_hash(nonce):
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+class VerificationCode(models.Model):
+    """A one-time code sent by SMS, bound to the phone and to the browser session that asked.
+
+    Only an HMAC of the code is stored; the phone is its keyed hash, as on ballots, and the
+    address that asked is the keyed hash the rate limits count it by, so a verified code can
+    give that address its send back (limits.credit_verified_send).
+    """
+
+    phone_hash = models.CharField(_("手机号摘要"), max_length=64)
+    session_hash = models.CharField(_("会话摘要"), max_length=64)
+    code_hash = models.CharField(_("验证码摘要"), max_length=64)
+    sent_from = models.CharField(_("请求来源摘要"), max_length=64)
+    sent_at = models.DateTimeField(_("发送时间"), default=timezone.now)
+    expires_at = models.DateTimeField(_("失效时间"), db_index=True)
+    wrong_tries = models.PositiveSmallIntegerField(_("错误次数"), default=0)
+    used_at = models.DateTimeField(_("使用时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        verbose_name = _("短信验证码")
+        verbose_name_plural = _("短信验证码")
+        indexes = [
+            models.Index(
+                fields=["phone_hash", "session_hash", "-sent_at"], name="verification_code_lookup"
+            ),
+        ]
+
+    def __str__(self):
+        return f"code {self.pk}"
+
+    @staticmethod
+    def _hash_code(code, phone_hash, session_hash):
+        # HMAC, not the password hasher: PBKDF2 would cost ~0.3 s per try for a code that
+        # expires in five minutes and allows five tries anyway.
+        return salted_hmac(
+            "verification.VerificationCode",
+            f"{phone_hash}:{session_hash}:{code}",
+            algorithm="sha256",
+        ).hexdigest()
+
+    @classmethod
+    def issue(cls, *, phone_hash, nonce, sent_from="", now=None):
+        """A fresh 6-digit code for this phone and session; earlier ones for them stop working."""
+        now = now or timezone.now()
+        session_hash = _session_hash(nonce)
+        code = f"{secrets.randbelow(10**6):06d}"
+        with transaction.atomic():
+            cls.objects.filter(phone_hash=phone_hash, session_hash=session_hash).delete()
+            row = cls.objects.create(
+                phone_hash=phone_hash,
+                session_hash=session_hash,
+                code_hash=cls._hash_code(code, phone_hash, session_hash),
+                sent_from=sent_from,
+                sent_at=now,
+                expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
+            )
+        return row, code
+
+    @classmethod
+    def check_code(cls, *, phone_hash, nonce, code, now=None):
+        """Try a code; returns a CheckOutcome. Each wrong try counts, even when tries race."""
+        now = now or timezone.now()
+        session_hash = _session_hash(nonce)
+        allowed = settings.SMS_CODE_MAX_WRONG_TRIES
+        with transaction.atomic():
+            # The row lock serialises tries on one code, so parallel guesses cannot slip past
+            # the five-try limit between reading and writing the counter.
+            row = (
+                cls.objects.select_for_update()
+                .filter(phone_hash=phone_hash, session_hash=session_hash)
+                .order_by("-sent_at")
+                .first()
+            )
+            if row is None:
+                return CheckOutcome(CodeCheck.NO_CODE)
+            if row.used_at is not None:
+                return CheckOutcome(CodeCheck.USED)
+            if row.wrong_tries >= allowed:
+                return CheckOutcome(CodeCheck.TOO_MANY_TRIES)
+            if now >= row.expires_at:
+                return CheckOutcome(CodeCheck.EXPIRED)
+            if constant_time_compare(row.code_hash, cls._hash_code(code, phone_hash, session_hash)):
+                cls.objects.filter(pk=row.pk).update(used_at=now)
+                return CheckOutcome(CodeCheck.OK, sent_at=row.sent_at, sent_from=row.sent_from)
+            cls.objects.filter(pk=row.pk).update(wrong_tries=F("wrong_tries") + 1)
+            tries_left = allowed - row.wrong_tries - 1
+            if tries_left <= 0:
+                return CheckOutcome(CodeCheck.TOO_MANY_TRIES)
+            return CheckOutcome(CodeCheck.WRONG, tries_left=tries_left)

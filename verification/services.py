@@ -1,0 +1,220 @@
+"""What the rest of the site asks of verification: send a code, check it, who is this citizen.
+
+The views call these four functions and nothing else of this app's insides. They keep the
+session's share of the state:
+
+- while a code is pending, `PENDING`: the phone's hash, its 号段 and the random nonce the
+  code is bound to;
+- once verified, `CITIZEN`: the citizen's hash, the 号段, when the code was sent and when it
+  was verified. Never the number: the last four digits are not at rest anywhere.
+"""
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from . import limits, sms
+from .identity import mask_phone, normalise_phone, phone_hash, phone_segment
+from .models import CodeCheck, VerificationCode
+
+logger = logging.getLogger(__name__)
+
+PENDING = "verify"
+CITIZEN = "citizen"
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """A verified citizen, as the session knows them."""
+
+    hash: str  # identity.phone_hash of the number
+    segment: str  # the 号段: first seven digits
+    code_sent_at: datetime
+    verified_at: datetime
+
+    @property
+    def masked_phone(self):
+        return mask_phone(self.segment)
+
+
+class SendStatus:
+    SENT = "sent"
+    WAIT = "wait"  # the number's resend wait is still running
+    BUSY = "busy"  # the cache did not answer: sending fails closed
+    FAILED = "failed"  # the SMS gateway did not take the message
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: str
+    masked_phone: str
+    # Seconds before another code may be sent to this number (0: at once).
+    resend_in: int = 0
+
+    @property
+    def sent(self):
+        return self.status == SendStatus.SENT
+
+    @property
+    def message(self):
+        """What the citizen is told when no code was sent."""
+        if self.status == SendStatus.WAIT:
+            return _("验证码发送过于频繁，请在%(seconds)d秒后重新获取。") % {
+                "seconds": self.resend_in
+            }
+        if self.status == SendStatus.BUSY:
+            return _("系统繁忙，暂时无法发送验证码，请稍后再试。")
+        if self.status == SendStatus.FAILED:
+            return _("短信发送失败，请稍后重试。如多次失败，请确认号码无误。")
+        return ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: CodeCheck
+    # Wrong tries the pending code still allows.
+    tries_left: int = 0
+    citizen: Citizen | None = None
+
+    @property
+    def verified(self):
+        return self.status == CodeCheck.OK
+
+    @property
+    def message(self):
+        return "" if self.verified else str(CodeCheck(self.status).label)
+
+
+def _moment(timestamp):
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def pending_phone(request):
+    """The masked number a code is pending for in this session, or None."""
+    pending = request.session.get(PENDING)
+    try:
+        return mask_phone(pending["segment"])
+    except (KeyError, TypeError):
+        return None
+
+
+def send_code(request, phone):
+    """Send a code to `phone` for this session. Returns a SendResult; raises limits.Limited.
+
+    The caller has checked that a poll is open. The number is brought to its canonical form
+    here whatever the caller passes, so the hash, the limits and the gateway see one number.
+    """
+    phone = normalise_phone(phone)
+    hashed = phone_hash(phone)
+    masked = mask_phone(phone)
+    try:
+        limits.check_send(request, hashed)
+        wait = limits.start_resend_wait(hashed)
+    except limits.CacheUnavailable as unavailable:
+        logger.warning("No code sent to %s, the cache is unavailable: %s", masked, unavailable)
+        return SendResult(SendStatus.BUSY, masked)
+    if wait:
+        return SendResult(SendStatus.WAIT, masked, resend_in=wait)
+
+    address = limits.address_key(request)
+    pending = request.session.get(PENDING) or {}
+    nonce = pending.get("nonce") or secrets.token_urlsafe(18)
+    row, code = VerificationCode.issue(phone_hash=hashed, nonce=nonce, sent_from=address)
+    text = _(
+        "您的验证码是%(code)s，%(minutes)d分钟内有效，仅用于淄博市改革创新经验评选投票。"
+        "如非本人操作，请忽略本短信。"
+    ) % {"code": code, "minutes": settings.SMS_CODE_TTL_SECONDS // 60}
+    try:
+        sms.send_code(phone, code, text)
+    except sms.SmsError as error:
+        # No usable code may outlive a message that never arrived.
+        row.delete()
+        limits.end_resend_wait(hashed)
+        logger.warning("SMS to %s failed: %s", masked, error)
+        return SendResult(SendStatus.FAILED, masked)
+    limits.count_send(request, hashed, address)
+    request.session[PENDING] = {
+        "phone_hash": hashed,
+        "segment": phone_segment(phone),
+        "nonce": nonce,
+    }
+    logger.info("Verification code sent to %s", masked)
+    return SendResult(SendStatus.SENT, masked, resend_in=settings.SMS_RESEND_SECONDS)
+
+
+def check_code(request, code, phone=""):
+    """Check `code` (six ASCII digits) against this session's pending code; raises Limited.
+
+    `phone`, if the request names one, must be the number the code was sent to. On success
+    the session becomes a verified citizen's, under a new session key.
+    """
+    pending = request.session.get(PENDING)
+    try:
+        pending_hash, nonce, segment = pending["phone_hash"], pending["nonce"], pending["segment"]
+    except (KeyError, TypeError):
+        return CheckResult(CodeCheck.NO_CODE)
+    # Counted per session and per address, never per number: otherwise anyone who asked a
+    # code for a stranger's number could use up that stranger's checks.
+    limits.count_code_check(request, nonce)
+    if phone:
+        try:
+            named = phone_hash(normalise_phone(phone))
+        except ValidationError:
+            named = ""  # an invalid number names no pending code
+        if named != pending_hash:
+            return CheckResult(CodeCheck.NO_CODE)
+
+    outcome = VerificationCode.check_code(phone_hash=pending_hash, nonce=nonce, code=code)
+    if outcome.status != CodeCheck.OK:
+        return CheckResult(outcome.status, tries_left=outcome.tries_left)
+
+    limits.credit_verified_send(request, outcome.sent_from)
+    # A new session key at the moment the session gains a right, as a login does.
+    request.session.cycle_key()
+    del request.session[PENDING]
+    verified_at = time.time()
+    request.session[CITIZEN] = {
+        "hash": pending_hash,
+        "segment": segment,
+        "code_sent_at": outcome.sent_at.timestamp(),
+        "verified_at": verified_at,
+    }
+    citizen = Citizen(pending_hash, segment, outcome.sent_at, _moment(verified_at))
+    return CheckResult(CodeCheck.OK, citizen=citizen)
+
+
+def verified_citizen(request, now=None):
+    """The verified Citizen of this session, or None if not verified or verified too long ago.
+
+    `now` (a Unix time) is for tests; the site asks about the present.
+    """
+    stored = request.session.get(CITIZEN)
+    try:
+        citizen = Citizen(
+            hash=stored["hash"],
+            segment=stored["segment"],
+            code_sent_at=_moment(stored["code_sent_at"]),
+            verified_at=_moment(stored["verified_at"]),
+        )
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None  # not verified, or a session from before this shape
+    age = (now or time.time()) - stored["verified_at"]
+    if age > settings.CITIZEN_VERIFIED_SECONDS:
+        return None
+    return citizen
+
+
+def forget_citizen(request):
+    """End this session's verification, so another person can verify on the same phone.
+
+    The whole session goes, as at a logout: the citizen, a pending code, and whatever else the
+    site kept for this visitor (the receipts of their ballots among it). The next request gets
+    a new, empty session.
+    """
+    request.session.flush()

@@ -1,4 +1,4 @@
-"""The migrations describe the models exactly: a label changed in a model comes with its migration."""
+"""The migrations describe the models exactly: a changed label comes with its migration."""
 
 import io
 

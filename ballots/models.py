@@ -1,11 +1,12 @@
 import secrets
+from collections import Counter
 from functools import partial
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
-from django.db import IntegrityError, models, transaction
-from django.db.models import Count, F, Q
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connections, models, transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce, Mod
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -65,6 +66,65 @@ class PollQuerySet(models.QuerySet):
         ended = self.filter(Q(closed_at__isnull=False) | Q(closes_at__lte=now))
         return ended.order_by(Coalesce("closed_at", "closes_at").desc()).first()
 
+    def with_counts(self):
+        """The polls with their ballot counts summed in the same query (for lists of polls)."""
+        shards = BallotCount.objects.filter(poll=OuterRef("pk")).order_by().values("poll")
+        return self.annotate(
+            cast_total=Coalesce(Subquery(shards.annotate(n=Sum("ballots")).values("n")), 0),
+            voided_total=Coalesce(Subquery(shards.annotate(n=Sum("voided")).values("n")), 0),
+        )
+
+    # The poll's row lock: ballots share it, changes to the poll take it alone. PostgreSQL's
+    # behaviour this relies on is in docs/voting.md ("Locks"); tests/test_concurrency.py shows it.
+
+    def get_for_ballot(self, pk):
+        """The poll, its row locked FOR SHARE until the transaction ends: what a ballot takes.
+
+        Ballots do not conflict with one another (they share the lock and write no row in
+        common: the counts they add to are sharded), so a city's ballots are cast side by side.
+        FOR SHARE conflicts with FOR UPDATE (select_for_change()) and with any UPDATE of the
+        row: a change to the poll waits for the ballots in progress, and a ballot that comes
+        after it sees it. The ORM has no FOR SHARE, hence the SQL. SQLite has no row locks: there
+        each transaction is IMMEDIATE, so ballots are cast one at a time, which is just as exact.
+        """
+        query = self.filter(pk=pk).order_by()
+        connection = connections[self.db]
+        if connection.vendor != "postgresql":
+            return query.get()
+        sql, params = query.query.sql_with_params()
+        for poll in self.raw(f"{sql} FOR SHARE", params):
+            return poll
+        raise self.model.DoesNotExist(f"no poll {pk}")
+
+    def select_for_change(self):
+        """select_for_update(), once the ballots in progress have committed; new ones wait.
+
+        For close(), voiding, reset_counts(), certification: whatever must see no ballot in
+        progress. Inside transaction.atomic() only. FOR UPDATE alone could wait for minutes:
+        PostgreSQL lets a new FOR SHARE locker take a row that is only share-locked at once,
+        even while a FOR UPDATE waits, so with ballots arriving all the time the row is never
+        free (measured: a close behind 32 busy writers waited 202 s). Table locks, unlike row
+        locks, queue in order: the EXCLUSIVE lock on the poll table waits for the ballots in
+        progress (each holds the table's ROW SHARE lock from its FOR SHARE to its commit),
+        ballots that arrive meanwhile queue behind it, and plain reads go on. Then the row's
+        FOR UPDATE is free. Ballots of every poll wait for that moment: a change to a poll is
+        rare and short.
+        """
+        lock_out_ballots(self.db)
+        return self.select_for_update()
+
+
+def lock_out_ballots(using):
+    """Wait until no ballot is in progress, and keep new ones waiting until the transaction ends
+    (PollQuerySet.select_for_change() says why). Nothing to do on SQLite, whose IMMEDIATE
+    transactions already exclude every other writer."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {connection.ops.quote_name(Poll._meta.db_table)} IN EXCLUSIVE MODE"
+            )
+
 
 class Poll(models.Model):
     title = models.CharField(_("标题"), max_length=200)
@@ -111,10 +171,6 @@ class Poll(models.Model):
         default=False,
         help_text=_("勾选后，投票进行中也公布各项得票；否则只显示有效选票数，投票结束后公布结果。"),
     )
-    # Running counts, kept in the ballot's own transaction (cast_ballot, Ballot.void) under the
-    # poll's row lock: the public pages read them instead of counting a million rows.
-    ballot_count = models.PositiveIntegerField(_("已投选票"), default=0, editable=False)
-    voided_count = models.PositiveIntegerField(_("已作废选票"), default=0, editable=False)
     closed_at = models.DateTimeField(_("实际结束时间"), null=True, blank=True, editable=False)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -158,11 +214,11 @@ class Poll(models.Model):
     def __str__(self):
         return self.title
 
-    # Changed only by the poll's own transactions, under its row lock (cast_ballot, voiding,
-    # close, reset_counts). A plain save() of a copy loaded earlier, such as the admin's, must
-    # not write its stale values back: it would undo votes from the running count, or reopen a
-    # closed poll. So save() leaves them out, and refuses a copy on which they were changed.
-    GUARDED_FIELDS = frozenset({"ballot_count", "voided_count", "closed_at", "closed_by"})
+    # Changed only by the poll's own transactions, under its row lock (close). A plain save() of
+    # a copy loaded earlier, such as the admin's, must not write its stale values back: it would
+    # reopen a closed poll. So save() leaves them out, and refuses a copy on which they were
+    # changed. (The counts are not columns of the poll at all: see ballot_count below.)
+    GUARDED_FIELDS = frozenset({"closed_at", "closed_by"})
 
     def save(self, *args, update_fields=None, **kwargs):
         if update_fields is None and not self._state.adding:
@@ -175,14 +231,20 @@ class Poll(models.Model):
             if changed:
                 raise ValueError(
                     f"Poll.save() does not write {', '.join(changed)}: they change only under "
-                    "the poll's row lock (cast_ballot, close, voiding, reset_counts)."
+                    "the poll's row lock (close)."
                 )
             update_fields = [
                 field.name
                 for field in self._meta.concrete_fields
                 if not field.primary_key and field.name not in self.GUARDED_FIELDS
             ]
-        super().save(*args, update_fields=update_fields, **kwargs)
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
+            if not self._state.adding:
+                # An UPDATE of the row waits for the ballots holding it FOR SHARE, and would
+                # wait as long as a FOR UPDATE does while ballots keep arriving (see
+                # select_for_change()): staff saving the poll during the voting would hang.
+                lock_out_ballots(kwargs.get("using") or self._state.db)
+            super().save(*args, update_fields=update_fields, **kwargs)
         self._remember_guarded(update_fields)
 
     @classmethod
@@ -194,6 +256,7 @@ class Poll(models.Model):
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         super().refresh_from_db(using, fields, from_queryset)
         self._remember_guarded(fields)
+        self.__dict__.pop("ballot_totals", None)
 
     def _guarded(self, names=None):
         """{attname: value} of the guarded fields this instance holds (deferred ones left out)."""
@@ -230,6 +293,23 @@ class Poll(models.Model):
     def is_open_at(self, now):
         return self.status_at(now) == PollStatus.OPEN
 
+    @cached_property
+    def ballot_totals(self):
+        """(ballots cast, ballots voided): the sums of the poll's BallotCount shards, read once
+        per instance (refresh_from_db() reads them again), or from with_counts()."""
+        if "cast_total" in self.__dict__:
+            return self.cast_total, self.voided_total
+        return BallotCount.totals(self)
+
+    @property
+    def ballot_count(self):
+        """Every ballot cast, voided ones included."""
+        return self.ballot_totals[0]
+
+    @property
+    def voided_count(self):
+        return self.ballot_totals[1]
+
     @property
     def counted_ballots(self):
         return self.ballot_count - self.voided_count
@@ -241,11 +321,12 @@ class Poll(models.Model):
     def close(self, by=None):
         """Close the poll for good. Returns False if it was already closed.
 
-        Takes the poll's row lock, the same one cast_ballot() takes: a ballot in progress
-        commits before the close, and any ballot after it finds the poll closed.
+        Takes the poll's row FOR UPDATE, which conflicts with the FOR SHARE every ballot takes:
+        a ballot in progress commits before the close, and any ballot after it finds the poll
+        closed. (The poll's save() sends post_save on commit: the pages' cache follows.)
         """
         with transaction.atomic():
-            locked = Poll.objects.select_for_update().get(pk=self.pk)
+            locked = Poll.objects.select_for_change().get(pk=self.pk)
             closed_now = locked.closed_at is None
             if closed_now:
                 locked.closed_at = timezone.now()
@@ -258,24 +339,38 @@ class Poll(models.Model):
 
     def reset_counts(self):
         """Set the running counts from a recount, under the poll's lock (no vote moves them
-        meanwhile): after an upgrade in which old servers kept voting, or a bulk load."""
-        from .tally import recount  # tally reads these models; imported here to keep one way
-
+        meanwhile): after an upgrade in which old servers kept voting, or a bulk load. Each
+        shard gets the count of its own ballots, as if they had been cast one by one."""
         with transaction.atomic():
-            Poll.objects.select_for_update().get(pk=self.pk)
-            exact = recount(self)
-            VoteCount.objects.filter(poll=self).delete()
-            VoteCount.objects.bulk_create(
-                VoteCount(poll=self, reform=row.reform, votes=row.votes)
-                for row in exact.rows
-                if row.votes
+            # FOR UPDATE (after the ballots in progress): no ballot adds to a shard between the
+            # recount and the writing of it.
+            Poll.objects.select_for_change().get(pk=self.pk)
+            votes = (
+                Choice.objects.filter(ballot__poll=self, ballot__voided_at__isnull=True)
+                .order_by()
+                .annotate(shard=shard_of("ballot_id"))
+                .values_list("shard", "reform_id")
+                .annotate(votes=Count("pk"))
             )
-            Poll.objects.filter(pk=self.pk).update(
-                ballot_count=exact.ballots + exact.voided, voided_count=exact.voided
+            ballots = (
+                Ballot.objects.filter(poll=self)
+                .order_by()
+                .annotate(shard=shard_of("pk"))
+                .values_list("shard")
+                .annotate(cast=Count("pk"), voided=Count("pk", filter=Q(voided_at__isnull=False)))
+            )
+            VoteCount.objects.filter(poll=self).delete()
+            BallotCount.objects.filter(poll=self).delete()
+            VoteCount.objects.bulk_create(
+                VoteCount(poll=self, shard=shard, reform_id=reform_id, votes=n)
+                for shard, reform_id, n in votes
+            )
+            BallotCount.objects.bulk_create(
+                BallotCount(poll=self, shard=shard, ballots=cast, voided=voided)
+                for shard, cast, voided in ballots
             )
             transaction.on_commit(partial(signals.counts_reset.send, sender=Poll, poll=self))
-        self.ballot_count, self.voided_count = exact.ballots + exact.voided, exact.voided
-        self._remember_guarded(["ballot_count", "voided_count"])
+        self.__dict__.pop("ballot_totals", None)
 
     def cast_ballot(
         self, *, citizen_hash, numbers, id_number_hash=None, network="", phone_masked=""
@@ -286,10 +381,11 @@ class Poll(models.Model):
             raise InvalidChoices
         try:
             with transaction.atomic():
-                # Lock the poll row first: close() takes the same lock, so this ballot either
-                # commits before the poll closes or finds it closed. The time is read under the
-                # lock too, so no ballot is dated after a scheduled closing time.
-                poll = Poll.objects.select_for_update().get(pk=self.pk)
+                # The poll row FOR SHARE first: close() takes it FOR UPDATE, so this ballot
+                # either commits before the poll closes or finds it closed; other ballots share
+                # it, so they are cast alongside this one, not after it. The time is read under
+                # the lock too, so no ballot is dated after a scheduled closing time.
+                poll = Poll.objects.get_for_ballot(self.pk)
                 now = timezone.now()
                 if not poll.is_open_at(now):
                     raise PollNotOpen(poll)
@@ -310,8 +406,14 @@ class Poll(models.Model):
                     phone_masked=phone_masked,
                 )
                 Choice.objects.bulk_create(Choice(ballot=ballot, reform=r) for r in reforms)
-                VoteCount.add(poll, [reform.pk for reform in reforms], +1)
-                Poll.objects.filter(pk=poll.pk).update(ballot_count=F("ballot_count") + 1)
+                # The running counts last: their rows stay locked to the commit. The shard comes
+                # from the ballot's id, which counts up, so ballots cast at the same moment add
+                # to different rows (random shards would often collide), and a voiding finds
+                # the shard a ballot was counted in without storing it. No ballot writes the
+                # poll row: that would queue ballots again, and close() behind them.
+                shard = shard_of(ballot.pk)
+                VoteCount.add(poll, {(shard, reform.pk): +1 for reform in reforms})
+                BallotCount.add(poll, {shard: (+1, 0)})
         except IntegrityError:
             existing = Ballot.objects.filter(poll=self, citizen_hash=citizen_hash).first()
             if existing is not None:
@@ -321,6 +423,7 @@ class Poll(models.Model):
                 if existing is not None:
                     raise AlreadyVoted(existing, by_id_number=True) from None
             raise
+        self.__dict__.pop("ballot_totals", None)  # the counts moved
         return ballot
 
     @property
@@ -362,28 +465,28 @@ class BallotQuerySet(models.QuerySet):
         voided = []
         polls = self.order_by().values_list("poll_id", flat=True).distinct()
         with transaction.atomic():
-            # The polls' locks first, in one order, as cast_ballot() takes them: a vote and a
-            # voiding never wait on each other in a circle, and under the lock no ballot of
-            # the poll changes between the counting and the update below.
-            for poll in Poll.objects.select_for_update().filter(pk__in=list(polls)).order_by("pk"):
+            # The polls' locks first, FOR UPDATE (once the ballots in progress have committed),
+            # in one order: under the lock no ballot of the poll changes between the counting
+            # and the update below.
+            for poll in Poll.objects.select_for_change().filter(pk__in=list(polls)).order_by("pk"):
                 targets = self.filter(poll=poll, voided_at__isnull=True).order_by()
                 ids = list(targets.values_list("pk", flat=True))
                 if not ids:
                     continue
+                # Taken from the shard each ballot was counted in (cast_ballot()).
                 lost = (
                     Choice.objects.filter(ballot__in=targets)
                     .order_by()
-                    .values_list("reform_id")
+                    .annotate(shard=shard_of("ballot_id"))
+                    .values_list("shard", "reform_id")
                     .annotate(votes=Count("pk"))
                 )
-                for reform_id, votes in lost:
-                    VoteCount.objects.filter(poll=poll, reform_id=reform_id).update(
-                        votes=F("votes") - votes
-                    )
+                VoteCount.add(poll, {(shard, reform): -votes for shard, reform, votes in lost})
+                voided_here = Counter(shard_of(pk) for pk in ids)
+                BallotCount.add(poll, {shard: (0, n) for shard, n in voided_here.items()})
                 Ballot.objects.filter(pk__in=targets.values("pk")).update(
                     voided_at=now, voided_by=by, void_reason=reason, void_note=note
                 )
-                Poll.objects.filter(pk=poll.pk).update(voided_count=F("voided_count") + len(ids))
                 voided += ids
                 transaction.on_commit(
                     partial(signals.ballots_voided.send, sender=Poll, poll=poll, ballot_ids=ids)
@@ -496,38 +599,113 @@ class Choice(models.Model):
         return str(self.reform)
 
 
-class VoteCount(models.Model):
-    """Counted votes for one entry in one poll: what the results page reads.
+def shard_of(ballot_id):
+    """The shard of the running counts a ballot is counted in (cast_ballot() says why): for an
+    id, a number; for a field name, the same in SQL."""
+    if isinstance(ballot_id, int):
+        return ballot_id % settings.BALLOT_COUNT_SHARDS
+    return Mod(ballot_id, settings.BALLOT_COUNT_SHARDS, output_field=models.IntegerField())
 
-    Changed only inside cast_ballot() and Ballot.void(), under the poll's row lock, in the same
-    transaction as the ballot itself, so it is exact, not an estimate. `manage.py check_tally`
-    recounts from the ballots and compares.
+
+def _add_to_shards(model, poll, keys, amounts, rows):
+    """Add to `model`'s rows of `poll`: rows is {(values of the fields `keys`): (values to add
+    to the fields `amounts`)}. One INSERT … ON CONFLICT DO UPDATE (PostgreSQL; SQLite 3.24+),
+    so a row not there yet is created: two ballots creating one at the same moment are both
+    counted, where an UPDATE then an INSERT would fail one of them on the unique constraint.
+    The rows go in key order, so two ballots in one shard lock its rows in the same order and
+    never wait on each other in a circle."""
+    rows = sorted((key, amount) for key, amount in rows.items() if any(amount))
+    if not rows:
+        return
+    connection = connections[model.objects.db]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    key_columns = ["poll_id", *(model._meta.get_field(name).column for name in keys)]
+    amount_columns = [model._meta.get_field(name).column for name in amounts]
+    one_row = "(" + ", ".join(["%s"] * (len(key_columns) + len(amount_columns))) + ")"
+    added = ", ".join(
+        f"{quote(c)} = {table}.{quote(c)} + EXCLUDED.{quote(c)}" for c in amount_columns
+    )
+    # Table and column names from the model; every value a parameter.
+    sql = (
+        f"INSERT INTO {table} ({', '.join(map(quote, key_columns + amount_columns))}) "  # noqa: S608
+        f"VALUES {', '.join([one_row] * len(rows))} "
+        f"ON CONFLICT ({', '.join(map(quote, key_columns))}) DO UPDATE SET {added}"
+    )
+    params = [value for key, amount in rows for value in (poll.pk, *key, *amount)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+class VoteCount(models.Model):
+    """Counted votes for one entry in one poll, one of BALLOT_COUNT_SHARDS rows: what the
+    results page reads, adding up the shards (tally.tally()).
+
+    Changed only inside cast_ballot() and voiding, in the same transaction as the ballots
+    themselves, so the sum is exact, not an estimate; reset_counts() sets it from a recount.
+    `manage.py check_tally` recounts from the ballots and compares. Only the sum means
+    anything: a shard may even go below zero, when a ballot counted in one shard is voided
+    from another (counted before the counts were sharded, or before BALLOT_COUNT_SHARDS
+    changed).
     """
 
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="vote_counts")
     reform = models.ForeignKey(Reform, on_delete=models.PROTECT, related_name="+")
+    shard = models.PositiveSmallIntegerField(default=0)
     votes = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("得票计数")
         verbose_name_plural = _("得票计数")
         constraints = [
-            models.UniqueConstraint(fields=["poll", "reform"], name="ballots_one_count_per_entry"),
+            models.UniqueConstraint(
+                fields=["poll", "reform", "shard"], name="ballots_one_count_per_entry_and_shard"
+            ),
         ]
 
     def __str__(self):
         return f"{self.reform}: {self.votes}"
 
     @classmethod
-    def add(cls, poll, reform_ids, delta):
-        """Add delta to each entry's count. The caller holds the poll's row lock."""
-        counts = cls.objects.filter(poll=poll, reform_id__in=reform_ids)
-        if counts.update(votes=F("votes") + delta) == len(reform_ids):
-            return
-        # The first vote for an entry in this poll: its row does not exist yet.
-        existing = set(counts.values_list("reform_id", flat=True))
-        cls.objects.bulk_create(
-            cls(poll=poll, reform_id=reform_id, votes=delta)
-            for reform_id in reform_ids
-            if reform_id not in existing
+    def add(cls, poll, votes):
+        """votes: {(shard, reform id): votes to add}."""
+        _add_to_shards(
+            cls, poll, ["shard", "reform"], ["votes"], {key: (n,) for key, n in votes.items()}
         )
+
+
+class BallotCount(models.Model):
+    """Ballots cast and ballots voided in one poll, one of BALLOT_COUNT_SHARDS rows (see
+    VoteCount): Poll.ballot_count and voided_count add up the shards."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="ballot_count_shards")
+    shard = models.PositiveSmallIntegerField(default=0)
+    ballots = models.IntegerField(default=0)  # cast, voided ones included
+    voided = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("选票计数")
+        verbose_name_plural = _("选票计数")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["poll", "shard"], name="ballots_one_ballot_count_per_shard"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.poll}: {self.ballots} - {self.voided}"
+
+    @classmethod
+    def add(cls, poll, counts):
+        """counts: {shard: (ballots cast to add, ballots voided to add)}."""
+        _add_to_shards(
+            cls, poll, ["shard"], ["ballots", "voided"], {(k,): n for k, n in counts.items()}
+        )
+
+    @classmethod
+    def totals(cls, poll):
+        """(cast, voided), all shards added up."""
+        sums = cls.objects.filter(poll=poll).aggregate(
+            cast=Coalesce(Sum("ballots"), 0), voided=Coalesce(Sum("voided"), 0)
+        )
+        return sums["cast"], sums["voided"]

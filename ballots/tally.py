@@ -1,7 +1,8 @@
 """The count: counted (not voided) votes per entry, ranked, with shares.
 
-Two ways to the same numbers. `tally()` reads the running counts (VoteCount), a handful of rows
-whatever the number of ballots: for the public results page. `recount()` counts the ballots
+Two ways to the same numbers. `tally()` reads the running counts (VoteCount and BallotCount, a
+few shards each, added up), a few hundred rows whatever the number of ballots: for the public
+results page. `recount()` counts the ballots
 themselves in one aggregate query: for the official export, the admin and `check_tally`.
 """
 
@@ -9,11 +10,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 
 from reforms.models import Reform
 
-from .models import Ballot, Choice, VoteCount
+from .models import Ballot, BallotCount, Choice, VoteCount
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,14 @@ def _ranked(poll, counts, ballots, voided):
 
 def tally(poll):
     """From the running counts: constant cost, exact (they move with each ballot)."""
-    counts = dict(VoteCount.objects.filter(poll=poll).values_list("reform_id", "votes"))
-    return _ranked(poll, counts, poll.counted_ballots, poll.voided_count)
+    counts = dict(
+        VoteCount.objects.filter(poll=poll)
+        .order_by()
+        .values_list("reform_id")
+        .annotate(votes=Sum("votes"))
+    )
+    cast, voided = BallotCount.totals(poll)
+    return _ranked(poll, counts, cast - voided, voided)
 
 
 def recount(poll):
@@ -101,7 +108,6 @@ def audit(poll):
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        poll.refresh_from_db(fields=["ballot_count", "voided_count"])
         fast, exact = tally(poll), recount(poll)
     counted, recounted = fast.votes_by_number(), exact.votes_by_number()
     found = [

@@ -92,9 +92,9 @@ def load(poll, count, seed=2016):
     weights = [rng.uniform(0.2, 3.0) for _ in reforms]
     began = time.monotonic()
     with transaction.atomic():
-        # The lock every ballot takes: no real ballot can arrive while these are written, and
-        # the checks below cannot be overtaken by one.
-        locked = Poll.objects.select_for_update().get(pk=poll.pk)
+        # The poll's lock, FOR UPDATE (after any ballot in progress): no real ballot can arrive
+        # while these are written, and the checks below cannot be overtaken by one.
+        locked = Poll.objects.select_for_change().get(pk=poll.pk)
         if locked.status == "closed":
             raise Refused(f"{poll.slug} is closed.")
         real = Ballot.objects.filter(poll=poll).exclude(citizen_hash__startswith=SYNTHETIC)

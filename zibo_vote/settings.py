@@ -174,6 +174,12 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The running counts every ballot adds to are split into this many rows per poll (and entry),
+# summed on read: ballots cast at the same moment add to different rows instead of queueing on
+# one (docs/voting.md). At least the number of ballots a city casts at once (app threads); more
+# costs only a few rows more for the results page to add up. Changing it keeps the counts exact.
+BALLOT_COUNT_SHARDS = env_int("BALLOT_COUNT_SHARDS", 32, minimum=1)
+
 # --- Cache -----------------------------------------------------------------------------------
 # One cache shared by every worker (and, with Redis, by every app server): rate limits count
 # there, and a per-process cache would let each worker count on its own.

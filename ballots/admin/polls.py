@@ -101,6 +101,9 @@ class PollAdmin(admin.ModelAdmin):
         (_("计票"), {"fields": ["tally_table"]}),
     ]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_counts()  # the list's counts in its query
+
     def get_readonly_fields(self, request, obj=None):
         fields = ["status_display", "ballot_counts", "closed_at", "closed_by", "tally_table"]
         if obj is not None and obj.status != PollStatus.SCHEDULED:
@@ -131,7 +134,7 @@ class PollAdmin(admin.ModelAdmin):
     def ballots_counted(self, poll):
         return poll.counted_ballots
 
-    @admin.display(description=_("已作废"), ordering="voided_count")
+    @admin.display(description=_("已作废"), ordering="voided_total")
     def ballots_voided(self, poll):
         return poll.voided_count
 

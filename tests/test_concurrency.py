@@ -3,13 +3,14 @@
 Run on SQLite (a WAL file, as `make run` uses it) and, in CI, on PostgreSQL.
 """
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client, override_settings
 
 from ballots.models import AlreadyVoted, Ballot, Poll, PollNotOpen
@@ -173,3 +174,171 @@ def test_concurrent_requests_for_one_phone_send_one_sms(poll):
     assert len(sms.outbox) == 1
     assert sum("验证码发送过于频繁" in html for _, html in results) == 9
     assert VerificationCode.objects.count() == 1
+
+
+# The poll's lock is shared by ballots (FOR SHARE) and taken alone by what changes the poll
+# (FOR UPDATE, once the ballots in progress have committed): ballots are cast side by side, and a
+# close, a voiding or a staff edit still gets through promptly while they keep coming.
+
+
+def sessions_waiting_on_a_lock():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_until(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+@pytest.mark.postgresql
+def test_a_ballot_held_up_inside_its_transaction_does_not_hold_up_the_others(poll):
+    # A ballot stalls half-way (its app server is slow, its network drops packets); here another
+    # session holds entry 1's row, which the ballot's choice must reference. Under FOR UPDATE
+    # every other ballot of the city waited behind it; now they go past it.
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_entry_one():
+        try:
+            with transaction.atomic():
+                Reform.objects.select_for_update().get(number=1)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    def vote(citizen, number):
+        try:
+            return poll.cast_ballot(citizen_hash=citizen.ljust(64, "s"), numbers=[number])
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        holder = pool.submit(hold_entry_one)
+        try:
+            assert locked.wait(10)
+            stalled = pool.submit(vote, "stalled", 1)
+            wait_until(lambda: sessions_waiting_on_a_lock() == 1)  # inside its transaction
+            other = pool.submit(vote, "other", 2)
+            assert isinstance(other.result(timeout=10), Ballot)
+            assert not stalled.done()  # both ballots' transactions were open at once
+            assert Ballot.objects.filter(poll=poll).count() == 1
+        finally:
+            release.set()
+        holder.result(timeout=10)
+        assert isinstance(stalled.result(timeout=10), Ballot)
+    assert Ballot.objects.filter(poll=poll).count() == 2
+    assert discrepancies(poll) == []
+
+
+def busy_writers(poll, change, writers=32, seconds=30):
+    """`writers` threads cast ballots into `poll` until it closes (at most `seconds`), while
+    change() runs once they are all voting; returns (change()'s result, ballots each cast)."""
+    voting = threading.Barrier(writers + 1)
+    deadline = time.monotonic() + seconds
+
+    def work(i):
+        if i == 0:
+            voting.wait()
+            time.sleep(0.3)  # every writer casting
+            return change()
+        cast = 0
+        for n in range(1_000_000):
+            if n == 1:
+                voting.wait()
+            if time.monotonic() > deadline:  # a change that never gets through ends the test
+                return cast
+            try:
+                poll.cast_ballot(citizen_hash=f"{i}-{n}".ljust(64, "w"), numbers=[n % 15 + 1])
+                cast += 1
+            except PollNotOpen:
+                return cast
+        raise AssertionError("unreachable")
+
+    results = run_at_once(writers + 1, work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    return results[0], results[1:]
+
+
+def timed(action):
+    began = time.monotonic()
+    result = action()
+    return result, time.monotonic() - began
+
+
+@pytest.mark.postgresql
+def test_close_gets_through_32_busy_writers_promptly_and_no_ballot_commits_after_it(poll):
+    race = new_poll("busy-close")
+
+    def close():
+        (closed, seconds) = timed(race.close)
+        return closed, seconds, Ballot.objects.filter(poll=race).count()
+
+    (closed, seconds, count_at_close), cast = busy_writers(race, close)
+
+    # Without the lock on the poll table first, PostgreSQL lets each new ballot take the row FOR
+    # SHARE past the waiting FOR UPDATE, and the close waits until the ballots stop.
+    assert closed and seconds < 5, f"the close took {seconds:.1f} s"
+    race.refresh_from_db()
+    assert sum(cast) == count_at_close == Ballot.objects.filter(poll=race).count()
+    assert min(cast) > 0  # all 32 were voting
+    assert not Ballot.objects.filter(poll=race, cast_at__gt=race.closed_at).exists()
+    assert race.ballot_count == count_at_close
+    assert discrepancies(race) == []
+
+
+@pytest.mark.postgresql
+def test_voiding_and_editing_the_poll_get_through_32_busy_writers_promptly(poll, admin_user):
+    race = new_poll("busy-void")
+    early = [
+        race.cast_ballot(citizen_hash=f"early-{n}".ljust(64, "e"), numbers=[n % 15 + 1])
+        for n in range(40)
+    ]
+
+    def change():
+        voided, void_seconds = timed(
+            lambda: Ballot.objects.filter(pk__in=[b.pk for b in early]).void(
+                by=admin_user, reason="stuffing"
+            )
+        )
+        edited = Poll.objects.get(pk=race.pk)  # as the admin's form saves it
+        edited.title = "改过标题"
+        _, save_seconds = timed(edited.save)
+        race.close()
+        return len(voided), void_seconds, save_seconds
+
+    (voided, void_seconds, save_seconds), cast = busy_writers(race, change)
+
+    assert voided == 40
+    assert void_seconds < 5, f"the voiding took {void_seconds:.1f} s"
+    assert save_seconds < 5, f"saving the poll took {save_seconds:.1f} s"
+    race.refresh_from_db()
+    assert race.title == "改过标题"
+    assert race.voided_count == 40
+    assert race.ballot_count == 40 + sum(cast)
+    assert discrepancies(race) == []
+
+
+def test_a_ballot_writes_no_row_of_the_poll_and_shares_its_lock(poll):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        poll.cast_ballot(citizen_hash="q" * 64, numbers=[3])
+    statements = [q["sql"] for q in captured]
+    assert not [
+        s for s in statements if re.match(r'(UPDATE|INSERT INTO|DELETE FROM) "ballots_poll"', s)
+    ]
+    if connection.vendor == "postgresql":
+        (lock,) = [
+            s
+            for s in statements
+            if s.startswith("SELECT") and '"ballots_poll"' in s.split("WHERE")[0]
+        ]
+        assert lock.endswith("FOR SHARE")

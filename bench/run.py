@@ -10,6 +10,8 @@
    vote). Then the tally export and the ballot audit export at full size, with peak memory.
 4. Prints one table: the median of the three runs of everything, all measured in this one run.
 
+`--scenario writers` measures the write path instead: bench/writers.py.
+
 Needs wrk (Debian package wrk) and the `bench` extra (locust). Environment:
 BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/13: that database is emptied first).
@@ -196,7 +198,19 @@ def table(measured, args, load_seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    scenarios = argparse.ArgumentParser(add_help=False)
+    scenarios.add_argument(
+        "--scenario",
+        choices=["site", "writers"],
+        default="site",
+        help="site (default): the pages, the citizen flows and the exports, as above; writers: "
+        "Poll.cast_ballot() from 1 and 32 writers behind a simulated network, beside pgbench "
+        "(bench/writers.py, which takes the other arguments: see its --help)",
+    )
+    chosen, rest = scenarios.parse_known_args()
+    if chosen.scenario == "writers":
+        return subprocess.call([sys.executable, str(ROOT / "bench" / "writers.py"), *rest])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], parents=[scenarios])
     parser.add_argument("--ballots", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -302,4 +316,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -291,78 +291,92 @@ def load_average():
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def measure(source, args, database):
-    env = {
-        "PATH": os.environ["PATH"],
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "CITIZEN_HASH_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"{POSTGRES}/{database}",
-        "PYTHONPATH": str(source),
-        "SMS_BACKEND": "file",
-        "SMS_FILE": os.devnull,
-        **{name: os.environ[name] for name in ("BALLOT_COUNT_SHARDS",) if name in os.environ},
-    }
-    with admin_connection() as connection:
-        connection.execute(f'CREATE DATABASE "{database}"')
-    try:
-        say(f"{source}: database {database}, migrate, entries")
-        manage(source, env, "migrate", "--noinput")
-        manage(source, env, "load_initial_data")
-        with admin_connection(database) as connection:
-            poll_id = connection.execute(
+class Site:
+    """One --source: its own database, migrated and loaded by its own code."""
+
+    def __init__(self, source, database):
+        self.source, self.database = source, database
+        self.env = {
+            "PATH": os.environ["PATH"],
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "CITIZEN_HASH_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": f"{POSTGRES}/{database}",
+            "PYTHONPATH": str(source),
+            "SMS_BACKEND": "file",
+            "SMS_FILE": os.devnull,
+            **{name: os.environ[name] for name in ("BALLOT_COUNT_SHARDS",) if name in os.environ},
+        }
+        self.rows, self.bench, self.loads = {}, {}, []
+
+    def set_up(self):
+        with admin_connection() as connection:
+            connection.execute(f'CREATE DATABASE "{self.database}"')
+        say(f"{self.source}: database {self.database}, migrate, entries")
+        manage(self.source, self.env, "migrate", "--noinput")
+        manage(self.source, self.env, "load_initial_data")
+        with admin_connection(self.database) as connection:
+            self.poll_id = connection.execute(
                 "SELECT id FROM ballots_poll WHERE slug = %s", [POLL]
             ).fetchone()[0]
-            sharded = connection.execute(
+            self.sharded = connection.execute(
                 "SELECT to_regclass('ballots_ballotcount') IS NOT NULL"
             ).fetchone()[0]
-        shards = int(
-            manage(source, env, "shell", "-c",
+        self.shards = int(
+            manage(self.source, self.env, "shell", "-c",
                    "from django.conf import settings; "
                    "print(getattr(settings, 'BALLOT_COUNT_SHARDS', 1))").split()[-1]
         )  # fmt: skip
-        rows, bench = {}, {}
+
+    def measure(self, run, args):
+        self.loads.append(load_average())
         target = urlsplit(POSTGRES)
-        for run in range(1, args.runs + 1):
-            for delay in args.delays:
-                # The proxy stops by itself a while after the measurements it serves.
-                budget = 3 * len(args.writers) * (args.seconds + 15) + 60
-                proxy = LatencyProxy(delay, seconds=budget) if delay else None
-                port = proxy.port if proxy else (target.port or 5432)
-                try:
-                    for count in args.writers:
-                        result = writers(
-                            source, env, database, port, count, args.seconds,
-                            tag=f"{run}-{delay}-{count}", proxy=proxy,
+        for delay in args.delays:
+            # The proxy stops by itself a while after the measurements it serves.
+            budget = 3 * len(args.writers) * (args.seconds + 15) + 60
+            proxy = LatencyProxy(delay, seconds=budget) if delay else None
+            port = proxy.port if proxy else (target.port or 5432)
+            try:
+                for count in args.writers:
+                    result = writers(
+                        self.source, self.env, self.database, port, count, args.seconds,
+                        tag=f"{run}-{delay}-{count}", proxy=proxy,
+                    )  # fmt: skip
+                    self.rows.setdefault((delay, count), []).append(result)
+                    say(f"{self.source} run {run}: {delay} ms, {count} writers: {result}")
+                if not self.sharded:  # the statements of bench/ballot_transaction.sql
+                    continue
+                for lock in ("SHARE", "UPDATE"):
+                    for clients in args.writers:
+                        result = pgbench(
+                            self.database, port, clients, lock, self.poll_id, self.shards,
+                            args.seconds,
                         )  # fmt: skip
-                        rows.setdefault((delay, count), []).append(result)
-                        say(f"run {run}: {delay} ms, {count} writers: {result}")
-                    if sharded:
-                        for lock in ("SHARE", "UPDATE"):
-                            for clients in args.writers:
-                                result = pgbench(
-                                    database, port, clients, lock, poll_id, shards, args.seconds
-                                )
-                                bench.setdefault((delay, lock, clients), []).append(result)
-                                say(f"run {run}: pgbench {delay} ms {lock} {clients}: {result}")
-                finally:
-                    if proxy:
-                        proxy.stop()
+                        self.bench.setdefault((delay, lock, clients), []).append(result)
+                        say(f"run {run}: pgbench {delay} ms {lock} {clients}: {result}")
+            finally:
+                if proxy:
+                    proxy.stop()
+
+    def check_tally(self):
         check = subprocess.run(
             [sys.executable, "manage.py", "check_tally", "--poll", POLL],
-            cwd=source, env=env, capture_output=True, text=True,
+            cwd=self.source, env=self.env, capture_output=True, text=True,
         )  # fmt: skip
-        return rows, bench, shards, (check.stdout + check.stderr).strip()
-    finally:
+        return (check.stdout + check.stderr).strip()
+
+    def drop(self):
         with admin_connection() as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            connection.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
-def table(source, rows, bench, shards, check, args, loads):
+def table(site, check, args):
     median = statistics.median
+    rows, bench = site.rows, site.bench
     lines = [
-        f"`{source}`: median of {args.runs} runs of {args.seconds} s; load average "
-        f"{loads[0]} before, {loads[1]} after; {shards} shard(s) per count.",
+        f"`{site.source}`: median of {args.runs} runs of {args.seconds} s; load average "
+        f"(1, 5, 15 min) at the start of each run: {'; '.join(site.loads)}; "
+        f"{site.shards} shard(s) per count.",
         "",
         "| each way | writers | ballots/s | × 1 writer | p50 ms | p99 ms | sessions waiting "
         "on a lock (mean) | CPU ms per ballot: writers, PostgreSQL, proxy |",
@@ -418,13 +432,22 @@ def main(argv=None):
     # Stopped from outside (timeout, kill): still stop the proxy and drop the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     stamp = int(time.time())
-    report = []
-    for number, source in enumerate(args.source or [ROOT]):
-        before = load_average()
-        database = f"zibo_vote_bench_writers_{stamp}_{number}"
-        rows, bench, shards, check = measure(source.resolve(), args, database)
-        report.append(table(source, rows, bench, shards, check, args, (before, load_average())))
-    print("\n\n".join(report))
+    sites = [
+        Site(source.resolve(), f"zibo_vote_bench_writers_{stamp}_{number}")
+        for number, source in enumerate(args.source or [ROOT])
+    ]
+    try:
+        for site in sites:
+            site.set_up()
+        # Run by run, every source in turn: the machine's load drifts, and the comparison
+        # should not.
+        for run in range(1, args.runs + 1):
+            for site in sites:
+                site.measure(run, args)
+        print("\n\n".join(table(site, site.check_tally(), args) for site in sites))
+    finally:
+        for site in sites:
+            site.drop()
     return None
 
 

@@ -1,7 +1,14 @@
-"""The benchmark (bench/): synthetic ballots only where no real ballot is, counts kept exact, and
-nothing of it on a production server."""
+"""The benchmark (bench/): synthetic ballots only where no real ballot is, counts kept exact,
+nothing of it on a production server, and a latency proxy that delays without reordering."""
+
+import socket
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from ballots.models import Ballot
@@ -69,3 +76,58 @@ def test_the_baseline_view_is_served_only_by_the_benchmarks_urls(poll, settings)
     response = Client().get("/bench/baseline")
     assert response.status_code == 200 and response.content == b"ok\n"
     assert Client().get("/en/results/").status_code == 200  # the site's own pages as well
+
+
+@pytest.fixture
+def echo_server():
+    """A TCP server on loopback that sends back whatever it receives."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        try:
+            connection, _ = listener.accept()
+        except OSError:  # closed without a client
+            return
+        with connection:
+            while data := connection.recv(65536):
+                connection.sendall(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def start_proxy(port, *arguments):
+    proxy = subprocess.Popen(
+        [sys.executable, "bench/latency_proxy.py", "--upstream", f"127.0.0.1:{port}", *arguments],
+        cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return proxy, int(proxy.stdout.readline().rpartition(":")[2])
+
+
+def test_the_latency_proxy_delays_each_way_and_keeps_the_bytes_in_order(echo_server):
+    proxy, port = start_proxy(echo_server, "--delay-ms", "20")
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            began = time.monotonic()
+            client.sendall(b"ping")
+            assert client.recv(4) == b"ping"
+            assert time.monotonic() - began >= 0.040  # 20 ms there, 20 ms back
+            chunks = [str(n).encode() + b"," for n in range(200)]
+            for chunk in chunks:
+                client.sendall(chunk)
+            expected, received = b"".join(chunks), b""
+            while len(received) < len(expected):
+                received += client.recv(65536)
+            assert received == expected
+    finally:
+        proxy.terminate()
+        proxy.communicate(timeout=10)
+    assert proxy.returncode == 0  # SIGTERM: a clean stop
+
+
+def test_the_latency_proxy_stops_by_itself(echo_server):
+    proxy, _ = start_proxy(echo_server, "--delay-ms", "1", "--seconds", "0.5")
+    _, said = proxy.communicate(timeout=10)
+    assert proxy.returncode == 0
+    assert "stopping after 0.5 s" in said

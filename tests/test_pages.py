@@ -26,7 +26,7 @@ def test_home_lists_the_fifteen_entries_in_order(client, poll):
     assert "十五、</span>" in html
     assert 'href="/reforms/15/"' in html
     assert "淄博市公安局" in html
-    assert "根据淄博市委、市政府的统一部署,淄博市启动农村集体资产股份制改革试点工作。" in html
+    assert "根据淄博市委、市政府的统一部署，淄博市启动农村集体资产股份制改革试点工作。" in html
 
 
 def test_home_shows_the_poll_intro_and_that_voting_is_open(client, poll):
@@ -66,6 +66,16 @@ def test_unpublished_entry_leaves_the_list(client, poll):
     assert client.get("/reforms/7/").status_code == 404
 
 
+def test_counts_on_the_home_page_follow_what_is_published(client, poll):
+    # The notice's "这15项改革创新经验是：" sat above a list of 14 once staff unpublished one.
+    Reform.objects.filter(number=7).update(published=False)
+    html = text(client.get("/"))
+    assert "14项改革创新经验" in html
+    assert "这15项" not in html
+    # The poll's 说明 is the office's text (15 were collected); nothing else counts fifteen.
+    assert "15项" not in html.replace(poll.intro, "")
+
+
 def test_home_without_any_poll_still_lists_published_entries(client, poll):
     Poll.objects.all().delete()
     html = text(client.get("/"))
@@ -79,7 +89,7 @@ def test_entry_page_shows_the_whole_text_unit_and_neighbours(client, poll):
     html = text(response)
     assert f'<h1 lang="zh-Hans">{TITLES[3]}</h1>' in html
     assert '责任单位：<span lang="zh-Hans">张店区</span>' in html
-    assert "全区110接报总警情同比下降4.5%,入室盗窃警情同比下降28.3%。" in html
+    assert "全区110接报总警情同比下降4.5%，入室盗窃警情同比下降28.3%。" in html
     # The whole paragraph, not an excerpt (quotes survive HTML escaping unchanged).
     assert reform.body in html
     assert 'href="/reforms/2/" rel="prev"' in html

@@ -26,6 +26,8 @@ class BallotForm(Form):
         # sends `choices` twice on a one-choice ballot is told "too many", not cut to one.
         if poll.max_choices == 1:
             field.label = _("请选择一项")
+            # "至少" speaks of several; a one-choice ballot has one to choose.
+            field.error_messages["required"] = _("请选择一项改革创新经验。")
         else:
             field.label = gettext("请选择1至%(count)d项") % {"count": poll.max_choices}
         if poll.require_id_number:
@@ -33,7 +35,7 @@ class BallotForm(Form):
                 label=_("居民身份证号码"),
                 max_length=40,
                 help_text=_(
-                    "18位，最后一位可能是字母X。系统仅保存经不可逆处理的号码摘要，用于确保一人一票。"
+                    "18位，最后一位可能是字母X。网站只保存用密钥计算的号码摘要，用于确保一人一票。"
                 ),
                 error_messages={"required": _("请输入居民身份证号码。")},
                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
@@ -64,8 +66,16 @@ class BallotForm(Form):
         The ballot writes the fifteen boxes itself: rendering them through Django's widget
         templates cost more than the rest of the page, on the busiest form of the site.
         """
-        ticked = set(self.data.getlist("choices")) if self.is_bound else set()
+        if self.is_bound:
+            ticked = set(self.data.getlist("choices"))
+        else:  # ?choices=3: 投票 on an entry's page, 返回修改 on the review
+            ticked = {str(number) for number in self.initial.get("choices", [])}
         return [
             {"id": f"id_choices_{index}", "reform": reform, "checked": str(reform.number) in ticked}
             for index, reform in enumerate(self.reforms)
         ]
+
+    def chosen(self):
+        """The entries chosen, in the ballot's order (after is_valid())."""
+        numbers = set(self.cleaned_data["choices"])
+        return [reform for reform in self.reforms if reform.number in numbers]

@@ -2,6 +2,7 @@ import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,10 +16,13 @@ from reforms.models import Reform
 from verification import limits
 from verification.forms import CodeForm, PhoneForm
 from verification.identity import id_number_hash, truncated_network
+from verification.models import CodeCheck
 from verification.services import (
+    SendStatus,
     check_code,
     forget_citizen,
-    pending_phone,
+    pending_code,
+    resend_code,
     send_code,
     verified_citizen,
 )
@@ -56,88 +60,147 @@ def _next_url(request):
     return local_path(target, reverse("ballots:vote"))
 
 
-def _phone_step(request, form, message=""):
+def _verify_url(next_url, **query):
+    """/verify/ (in the page's language) with `next`, and `step=phone` when asked for."""
+    return f"{reverse('ballots:verify')}?{urlencode({**query, 'next': next_url}, safe='/')}"
+
+
+# The answer to a POST that shows a form again (an error): kept by the browser for Back and
+# Forward, unlike no-store, so that going back through the steps never meets Chromium's
+# "Confirm Form Resubmission" (ERR_CACHE_MISS). Private: it holds this visitor's CSRF token.
+_back_friendly = cache_control(private=True, no_cache=True, must_revalidate=True)
+
+
+def _phone_step(request, form, notice=""):
     return render(
         request,
         "ballots/verify_phone.html",
         {
             "form": form,
             "next": _next_url(request),
-            "message": message,
+            "notice": notice,
             "citizen": verified_citizen(request),
+            "retention_days": settings.PERSONAL_DATA_RETENTION_DAYS,
         },
     )
 
 
-def _code_step(request, code_form, phone=""):
+def _code_step(request, code_form, pending):
+    next_url = _next_url(request)
     return render(
         request,
         "ballots/verify_code.html",
         {
             "form": code_form,
-            "resend_form": PhoneForm(initial={"phone": phone}),
-            "phone": phone,
-            "masked_phone": pending_phone(request),
-            "next": _next_url(request),
+            "pending": pending,
+            "next": next_url,
+            "change_phone_url": _verify_url(next_url, step="phone"),
             "ttl_minutes": settings.SMS_CODE_TTL_SECONDS // 60,
-            "resend_seconds": settings.SMS_RESEND_SECONDS,
         },
     )
 
 
-@never_cache
 @require_http_methods(["GET", "POST"])
 def verify(request):
     """Step 1: a phone number (`phone`) gets a code by SMS. Step 2: the code (`code`) is checked.
 
     Both steps post to this one address, as the public contract names it; the presence of
-    `code` tells the steps apart, and each step is its own function below.
+    `code` tells them apart, and each step is its own function below. Each step that succeeds
+    answers with a redirect (POST-redirect-GET): the code step is a page of its own, so Back
+    and Reload never ask to send a form again.
     """
+    poll = Poll.objects.current()
+    if poll is None or poll.status != PollStatus.OPEN:
+        # No phone form and no code while there is no vote: nothing to verify for.
+        return never_cache(_not_open)(request, poll)
     if request.method == "POST":
         if "code" in request.POST:
             return _check_code(request)
         return _send_code(request)
+    return _show_step(request)
+
+
+@never_cache
+def _show_step(request):
     if request.GET.get("step") == "phone":
         # Also for a verified visitor: the page then offers to end the verification, for
         # the next person on a shared phone.
         return _phone_step(request, PhoneForm())
     if verified_citizen(request):
         return HttpResponseRedirect(_next_url(request))
-    if pending_phone(request):
-        return _code_step(request, CodeForm())
-    return _phone_step(request, PhoneForm())
+    pending = pending_code(request)
+    if pending is None:
+        return _phone_step(request, PhoneForm())
+    if pending.expired:
+        minutes = settings.SMS_CODE_TTL_SECONDS // 60
+        notice = ngettext(
+            "验证码已超过%(minutes)d分钟有效期。为保护您的号码，请重新输入手机号码获取验证码。",
+            "验证码已超过%(minutes)d分钟有效期。为保护您的号码，请重新输入手机号码获取验证码。",
+            minutes,
+        ) % {"minutes": minutes}
+        return _phone_step(request, PhoneForm(), notice)
+    return _code_step(request, CodeForm(), pending)
 
 
+@_back_friendly
 def _send_code(request):
     form = PhoneForm(request.POST)
     if not form.is_valid():
         return _phone_step(request, form)
-    poll = Poll.objects.current()
-    if poll is None or poll.status != PollStatus.OPEN:
-        # No code, no SMS bill and no message to a stranger's phone when there is no vote.
-        return _not_open(request, poll)
-    phone = form.cleaned_data["phone"]
-    result = send_code(request, phone)
-    if not result.sent:
-        form.add_error("phone", result.message)
-        return _phone_step(request, form)
-    return _code_step(request, CodeForm(), phone=phone)
+    result = send_code(request, form.cleaned_data["phone"])
+    if result.sent or result.pending_here:
+        if not result.sent:
+            # Asked twice: the code already on its way is the answer.
+            messages.info(request, result.message)
+        return redirect(_verify_url(_next_url(request)))
+    if result.status == SendStatus.WAIT:
+        # Another session asked for this number a moment ago: a notice, with the number kept.
+        return _phone_step(request, form, notice=result.message)
+    form.add_error("phone", result.message)
+    return _phone_step(request, form)
 
 
+@_back_friendly
 def _check_code(request):
-    if pending_phone(request) is None:
+    pending = pending_code(request)
+    if pending is None or pending.expired:
         return _phone_step(
             request, PhoneForm(), _("请先获取短信验证码；如页面停留过久，请重新获取。")
         )
     phone = request.POST.get("phone", "")
     form = CodeForm(request.POST)
     if not form.is_valid():
-        return _code_step(request, form, phone=phone)
+        return _code_step(request, form, pending)
     result = check_code(request, form.cleaned_data["code"], phone=phone)
     if not result.verified:
+        if result.status == CodeCheck.NO_CODE:
+            return _phone_step(request, PhoneForm(), result.message)
         form.add_error("code", result.message)
-        return _code_step(request, form, phone=phone)
+        return _code_step(request, form, pending)
     return HttpResponseRedirect(_next_url(request))
+
+
+@never_cache
+@require_POST
+def resend(request):
+    """重新获取验证码 on the code step: a new code to the same number, nothing retyped."""
+    poll = Poll.objects.current()
+    if poll is None or poll.status != PollStatus.OPEN:
+        return _not_open(request, poll)
+    next_url = _next_url(request)
+    result = resend_code(request)
+    if result is None:
+        messages.info(request, _("为保护您的号码，请重新输入手机号码获取验证码。"))
+        return redirect(_verify_url(next_url, step="phone"))
+    if result.sent:
+        messages.success(
+            request, _("新的验证码已发送至 %(phone)s。") % {"phone": result.masked_phone}
+        )
+    elif result.status == SendStatus.WAIT:
+        messages.info(request, result.message)
+    else:
+        messages.error(request, result.message)
+    return redirect(_verify_url(next_url))
 
 
 @require_POST
@@ -149,8 +212,7 @@ def end_verification(request):
     """
     next_url = _next_url(request)
     forget_citizen(request)
-    query = urlencode({"step": "phone", "next": next_url})
-    return redirect(f"{reverse('ballots:verify')}?{query}")
+    return redirect(_verify_url(next_url, step="phone"))
 
 
 def _not_open(request, poll, status=200):
@@ -163,51 +225,88 @@ def _already_voted(request, poll, ballot, status=200):
 
 
 # Not no-store: a browser may then keep the page in its history, so a citizen who opens an
-# entry from the ballot and comes back finds the choices they had made.
+# entry from the ballot and comes back finds the choices they had made, and Back from the
+# receipt shows the review again instead of a "Confirm Form Resubmission" page.
 @cache_control(private=True, no_cache=True, must_revalidate=True)
 @require_http_methods(["GET", "POST"])
 def vote(request):
+    """The ballot (GET), its review (a POST of `choices`), the cast (the same with `confirm=1`).
+
+    A ballot cannot be changed once cast, so the ballot's button leads to 请确认您的选择 first,
+    a page of its own that needs no JavaScript; only its 确认提交 casts. `?choices=3` ticks an
+    entry on the ballot: 投票 on an entry's page, and 返回修改 on the review.
+    """
     poll = Poll.objects.current()
     if poll is None or poll.status != PollStatus.OPEN:
         return _not_open(request, poll)
     citizen = verified_citizen(request)
     if citizen is None:
-        return redirect(f"{reverse('ballots:verify')}?next={reverse('ballots:vote')}")
+        back_to = request.get_full_path() if request.method == "GET" else reverse("ballots:vote")
+        return redirect(_verify_url(back_to))
 
     if request.method == "GET":
         existing = Ballot.objects.filter(poll=poll, citizen_hash=citizen.hash).first()
         if existing is not None:
             return _already_voted(request, poll, existing)
+        form = BallotForm(poll, initial={"choices": request.GET.getlist("choices")})
+        return _ballot(request, poll, form, citizen)
 
-    form = BallotForm(poll, request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        limits.count_ballot(request, citizen.hash)
-        id_number = form.cleaned_data.get("id_number")
-        try:
-            ballot = poll.cast_ballot(
-                citizen_hash=citizen.hash,
-                numbers=form.cleaned_data["choices"],
-                id_number_hash=id_number_hash(id_number) if id_number else None,
-                network=truncated_network(client_ip(request)),
-                phone_masked=citizen.masked_phone,
-            )
-        except AlreadyVoted as refused:
-            if refused.by_id_number:
-                form.add_error("id_number", _("该身份证号码已参加过本次投票，每个号码只能投一次。"))
-            else:
-                return _already_voted(request, poll, refused.ballot, status=409)
-        except PollNotOpen as refused:
-            return _not_open(request, refused.poll, status=409)
-        except InvalidChoices:
-            # The entries changed between the page and the vote (staff unpublished one).
-            form.add_error("choices", _("所选经验已有变动，请重新选择。"))
-        else:
-            request.session[RECEIPTS] = {
-                **request.session.get(RECEIPTS, {}),
-                str(poll.pk): ballot.receipt,
-            }
-            return redirect("ballots:vote_done")
+    form = BallotForm(poll, request.POST)
+    if not form.is_valid():
+        return _ballot(request, poll, form, citizen)
+    if request.POST.get("confirm") != "1":
+        return _review(request, poll, form, citizen)
+    return _cast(request, poll, form, citizen)
+
+
+def _ballot(request, poll, form, citizen):
     return render(request, "ballots/vote.html", {"poll": poll, "form": form, "citizen": citizen})
+
+
+def _review(request, poll, form, citizen):
+    existing = Ballot.objects.filter(poll=poll, citizen_hash=citizen.hash).first()
+    if existing is not None:
+        return _already_voted(request, poll, existing, status=409)
+    chosen = form.chosen()
+    edit = urlencode({"choices": [reform.number for reform in chosen]}, doseq=True)
+    context = {
+        "poll": poll,
+        "form": form,
+        "chosen": chosen,
+        "id_number": form.cleaned_data.get("id_number"),
+        "edit_url": f"{reverse('ballots:vote')}?{edit}",
+        "citizen": citizen,
+    }
+    return render(request, "ballots/vote_review.html", context)
+
+
+def _cast(request, poll, form, citizen):
+    limits.count_ballot(request, citizen.hash)
+    id_number = form.cleaned_data.get("id_number")
+    try:
+        ballot = poll.cast_ballot(
+            citizen_hash=citizen.hash,
+            numbers=form.cleaned_data["choices"],
+            id_number_hash=id_number_hash(id_number) if id_number else None,
+            network=truncated_network(client_ip(request)),
+            phone_masked=citizen.masked_phone,
+        )
+    except AlreadyVoted as refused:
+        if not refused.by_id_number:
+            return _already_voted(request, poll, refused.ballot, status=409)
+        form.add_error("id_number", _("该身份证号码已参加过本次投票，每个号码只能投一次。"))
+    except PollNotOpen as refused:
+        return _not_open(request, refused.poll, status=409)
+    except InvalidChoices:
+        # The entries changed between the page and the vote (staff unpublished one).
+        form.add_error("choices", _("所选经验已有变动，请重新选择。"))
+    else:
+        request.session[RECEIPTS] = {
+            **request.session.get(RECEIPTS, {}),
+            str(poll.pk): ballot.receipt,
+        }
+        return redirect("ballots:vote_done")
+    return _ballot(request, poll, form, citizen)
 
 
 @never_cache
@@ -242,6 +341,23 @@ def _time_left(poll, now):
     ]
     # Chinese writes the parts together; English puts a space between them.
     return pgettext("time parts", "").join(part for part in parts if part) or _("不足1分钟")
+
+
+@require_safe
+@public_page
+def privacy(request):
+    """个人信息保护说明: who processes what, why, for how long, whom to ask (PIPL Art. 17).
+
+    True to what the code keeps (docs/verification.md, "Identity at rest"); the retention is
+    the rule that the purge of personal data carries out.
+    """
+    poll = Poll.objects.current()
+    context = {
+        "asks_id_number": poll is not None and poll.require_id_number,
+        "retention_days": settings.PERSONAL_DATA_RETENTION_DAYS,
+        "ttl_minutes": settings.SMS_CODE_TTL_SECONDS // 60,
+    }
+    return render(request, "ballots/privacy.html", context)
 
 
 @require_safe

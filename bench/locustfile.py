@@ -111,7 +111,7 @@ class Citizen(FastHttpUser):
         self.headers = {"X-Real-IP": f"10.{address >> 16}.{(address >> 8) & 255}.{address & 255}"}
         token = self._token("/verify/")
         if token is None or not self._post(
-            "/verify/", {"phone": phone, "csrfmiddlewaretoken": token}, 200, "POST /verify/ phone"
+            "/verify/", {"phone": phone, "csrfmiddlewaretoken": token}, 302, "POST /verify/ phone"
         ):
             return False
         try:
@@ -126,7 +126,7 @@ class Citizen(FastHttpUser):
         choice = random.randint(1, 15)  # noqa: S311
         return token is not None and self._post(
             "/vote/",
-            {"choices": choice, "csrfmiddlewaretoken": token},
+            {"choices": choice, "csrfmiddlewaretoken": token, "confirm": "1"},
             302,
             "POST /vote/",
             # To the receipt: a redirect elsewhere (back to /verify/, say) is not a vote.

@@ -29,7 +29,7 @@ def test_nobody_adds_changes_or_deletes_a_ballot(admin_client, poll):
 
 
 def test_ballot_list_shows_masked_phone_network_and_receipt(moderator, citizen, poll):
-    citizen.post("/vote/", {"choices": "3"})
+    citizen.post("/vote/", {"choices": "3", "confirm": "1"})
     ballot = Ballot.objects.get()
     html = text(moderator.get("/admin/ballots/ballot/"))
     assert "1381234****" in html

@@ -144,7 +144,7 @@ def test_command_names_a_missing_poll(poll):
 def test_ballot_audit_lists_every_ballot_without_personal_data(
     admin_client, admin_user, citizen, poll
 ):
-    citizen.post("/vote/", {"choices": "3"})
+    citizen.post("/vote/", {"choices": "3", "confirm": "1"})
     poll.max_choices = 3
     poll.save()
     multi, voided = cast(poll, [8, 1, 15], [2])

@@ -31,6 +31,7 @@ def as_in_notice(text):
     """The text with the reprint's ASCII marks, to compare word for word with the notice."""
     return text.translate(ASCII)
 
+
 # The unit named in the title; where the title names none, the subject of the first sentence.
 UNITS = {
     1: "桓台县",

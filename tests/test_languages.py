@@ -93,21 +93,33 @@ def test_the_whole_flow_in_english(client, poll):
     assert interface_chinese(bad) == []
 
     sent = client.post("/en/verify/", {"phone": "13812345678", "next": "/en/vote/"})
-    assert interface_chinese(sent) == []
+    assert sent["Location"] == "/en/verify/?next=/en/vote/"
+    code_step = english(client, sent["Location"]).content.decode()
+    assert "A verification code was sent to <strong>1381234****</strong>" in code_step
     assert sms.outbox[-1]["text"].startswith("Your verification code is ")
+    # The resend needs no retyping, and too early it is a notice, in English too.
+    assert client.post("/en/verify/resend/", {"next": "/en/vote/"}).status_code == 302
+    notice = english(client, "/en/verify/?next=/en/vote/").content.decode()
+    assert "The code was sent a moment ago" in notice
     wrong = client.post("/en/verify/", {"code": "12", "next": "/en/vote/"})
     assert "The verification code has 6 digits" in wrong.content.decode()
+    assert interface_chinese(wrong) == []
+    wrong = client.post("/en/verify/", {"code": "000000", "next": "/en/vote/"})
+    if "The verification code is incorrect" in wrong.content.decode():  # not the real one
+        assert "4 tries left" in wrong.content.decode()
     assert interface_chinese(wrong) == []
     response = client.post("/en/verify/", {"code": last_code("13812345678"), "next": "/en/vote/"})
     assert response["Location"] == "/en/vote/"
 
     english(client, "/en/vote/")
-    refused = client.post("/en/vote/", {"choices": ["3", "4"]})
+    refused = client.post("/en/vote/", {"choices": ["3", "4"], "confirm": "1"})
     assert "you selected 2" in refused.content.decode()
     assert interface_chinese(refused) == []
-    assert client.post("/en/vote/", {"choices": "3"})["Location"] == "/en/vote/done/"
+    assert (
+        client.post("/en/vote/", {"choices": "3", "confirm": "1"})["Location"] == "/en/vote/done/"
+    )
     english(client, "/en/vote/done/")
-    again = client.post("/en/vote/", {"choices": "4"})
+    again = client.post("/en/vote/", {"choices": "4", "confirm": "1"})
     assert "You have voted" in again.content.decode()
     assert interface_chinese(again) == []
 

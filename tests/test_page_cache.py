@@ -62,7 +62,7 @@ def test_voiding_after_the_close_shows_at_once(
 def test_a_citizens_own_state_is_never_cached_for_others(poll):
     citizen = Client()
     verify(citizen)
-    citizen.post("/vote/", {"choices": "3"})
+    citizen.post("/vote/", {"choices": "3", "confirm": "1"})
     assert "您已投票" in text(citizen.get("/"))
     assert "您已投票" not in text(Client().get("/"))
     assert "您已投票" in text(citizen.get("/"))
@@ -103,11 +103,11 @@ def test_citizens_with_a_session_get_the_shared_pages_too(poll, django_assert_nu
 def test_voters_share_the_voted_page_and_no_one_else_sees_it(poll):
     first, second = Client(), Client()
     verify(first, "13812345678")
-    first.post("/vote/", {"choices": "3"})
+    first.post("/vote/", {"choices": "3", "confirm": "1"})
     assert "您已投票" in text(first.get("/"))
     verify(second, "13912345678")
     assert "参加投票" in text(second.get("/"))  # verified, not yet voted
-    second.post("/vote/", {"choices": "4"})
+    second.post("/vote/", {"choices": "4", "confirm": "1"})
     assert "您已投票" in text(second.get("/"))
     assert "参加投票" in text(Client().get("/"))
 

@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 
 from ballots.models import Ballot
 
-from .conftest import verify
+from .conftest import last_code, resend_wait_passes, verify
 
 PHONES = ["13812345678", "15987654321"]
 ID_NUMBER = "370303198506120030"
@@ -23,21 +23,30 @@ def test_database_and_logs_hold_no_phone_or_id_number_after_full_flows(poll, cap
     poll.save()
     caplog.set_level(logging.DEBUG)
 
-    first, second = Client(), Client()
+    first, second, pending = Client(), Client(), Client()
     with override_settings(SMS_BACKEND="console"):  # the code goes to the server log
         first.post("/verify/", {"phone": PHONES[0]})
     code = re.search(r"验证码是(\d{6})", capfd.readouterr().err).group(1)
     assert first.post("/verify/", {"code": code}).status_code == 302
-    first.post("/vote/", {"choices": "3", "id_number": ID_NUMBER})
+    first.post("/vote/", {"choices": "3", "id_number": ID_NUMBER, "confirm": "1"})
     verify(second, PHONES[1])
-    second.post("/vote/", {"choices": "4", "id_number": ID_NUMBER.lower()})  # same ID: refused
+    # Same ID number: refused.
+    second.post("/vote/", {"choices": "4", "id_number": ID_NUMBER.lower(), "confirm": "1"})
     assert Ballot.objects.count() == 1
+    # A session still waiting for its code, which asked for a second one without retyping:
+    # the number it needs for that is sealed, not written down.
+    resend_wait_passes(PHONES[1])
+    pending.post("/verify/", {"phone": PHONES[1]})
+    resend_wait_passes(PHONES[1])
+    assert pending.post("/verify/resend/").status_code == 302
+    assert last_code(PHONES[1])
 
     dump = io.StringIO()
     call_command("dumpdata", stdout=dump)
     sessions = [str(session.get_decoded()) for session in Session.objects.all()]
     stored = dump.getvalue() + "\n".join(sessions)
-    assert len(sessions) >= 2
+    assert len(sessions) >= 3
+    assert "sealed_phone" in stored  # the pending session was among those read
     server_log = caplog.text + capfd.readouterr().err
     # Nor the last four digits of a number, which beside its 号段 would be all of it.
     # (The four digits alone could turn up by chance in a hash or a timestamp.)

@@ -36,7 +36,7 @@ def assert_limited(response):
 @limits(unverified_sends_per_ip=5)
 def test_one_address_cycling_through_numbers_is_stopped(poll):
     for n in range(5):
-        assert Client().post("/verify/", {"phone": phone(n)}).status_code == 200
+        assert Client().post("/verify/", {"phone": phone(n)}).status_code == 302
     assert_limited(Client().post("/verify/", {"phone": phone(99)}))
     assert len(sms.outbox) == 5
 
@@ -50,7 +50,7 @@ def test_refused_requests_do_not_use_up_the_allowance(poll):
         assert_limited(Client().post("/verify/", {"phone": phone(50 + n)}))
     # One of the five verifies its code, which gives the address exactly one send back.
     browsers[0].post("/verify/", {"code": last_code(phone(0))})
-    assert Client().post("/verify/", {"phone": phone(90)}).status_code == 200
+    assert Client().post("/verify/", {"phone": phone(90)}).status_code == 302
     assert_limited(Client().post("/verify/", {"phone": phone(91)}))
     assert len(sms.outbox) == 6
 
@@ -62,7 +62,7 @@ def test_failed_sends_do_not_use_up_the_allowance(poll, tmp_path):
         for _ in range(5):
             assert "短信发送失败" in text(Client().post("/verify/", {"phone": phone(1)}))
     for _ in range(2):
-        assert Client().post("/verify/", {"phone": phone(1)}).status_code == 200
+        assert Client().post("/verify/", {"phone": phone(1)}).status_code == 302
         resend_wait_passes(phone(1))
     assert len(sms.outbox) == 2
 
@@ -85,14 +85,16 @@ def test_a_campus_behind_one_address_keeps_voting(poll):
     for n in range(40):
         browser = Client()
         verify(browser, phone(n))
-        assert browser.post("/vote/", {"choices": str(n % 15 + 1)}).status_code == 302
+        assert (
+            browser.post("/vote/", {"choices": str(n % 15 + 1), "confirm": "1"}).status_code == 302
+        )
     assert Ballot.objects.count() == 40
 
 
 @limits(send_per_phone="2/h")
 def test_one_phone_gets_a_limited_number_of_codes(poll):
     for _ in range(2):
-        assert Client().post("/verify/", {"phone": phone(1)}).status_code == 200
+        assert Client().post("/verify/", {"phone": phone(1)}).status_code == 302
         resend_wait_passes(phone(1))  # the minute has passed
     assert_limited(Client().post("/verify/", {"phone": phone(1)}))
     assert len(sms.outbox) == 2
@@ -119,10 +121,14 @@ def test_code_checks_are_limited_per_address(poll):
 
 @limits(vote_per_citizen="2/h")
 def test_ballot_posts_are_limited_per_citizen(citizen):
-    assert citizen.post("/vote/", {"choices": "99"}).status_code == 200  # the form refuses it
-    assert citizen.post("/vote/", {"choices": "3"}).status_code == 302
-    assert citizen.post("/vote/", {"choices": "4"}).status_code == 409  # already voted
-    assert_limited(citizen.post("/vote/", {"choices": "5"}))
+    assert (
+        citizen.post("/vote/", {"choices": "99", "confirm": "1"}).status_code == 200
+    )  # the form refuses it
+    assert citizen.post("/vote/", {"choices": "3", "confirm": "1"}).status_code == 302
+    assert (
+        citizen.post("/vote/", {"choices": "4", "confirm": "1"}).status_code == 409
+    )  # already voted
+    assert_limited(citizen.post("/vote/", {"choices": "5", "confirm": "1"}))
 
 
 @limits(vote_per_ip="2/h")
@@ -130,10 +136,10 @@ def test_ballot_posts_are_limited_per_address(poll):
     for n in range(2):
         browser = Client()
         verify(browser, phone(n))
-        assert browser.post("/vote/", {"choices": "1"}).status_code == 302
+        assert browser.post("/vote/", {"choices": "1", "confirm": "1"}).status_code == 302
     browser = Client()
     verify(browser, phone(5))
-    assert_limited(browser.post("/vote/", {"choices": "1"}))
+    assert_limited(browser.post("/vote/", {"choices": "1", "confirm": "1"}))
     assert Ballot.objects.count() == 2
 
 
@@ -143,7 +149,7 @@ def test_limits_are_counted_per_address(poll):
             Client(REMOTE_ADDR="198.51.100.7").post("/verify/", {"phone": phone(n)})
         assert_limited(Client(REMOTE_ADDR="198.51.100.7").post("/verify/", {"phone": phone(7)}))
         response = Client(REMOTE_ADDR="203.0.113.9").post("/verify/", {"phone": phone(8)})
-        assert response.status_code == 200
+        assert response.status_code == 302
 
 
 class TestBehindAProxy:
@@ -158,13 +164,13 @@ class TestBehindAProxy:
         for n in range(2):
             self.proxied("198.51.100.7").post("/verify/", {"phone": phone(n)})
         assert_limited(self.proxied("198.51.100.7").post("/verify/", {"phone": phone(7)}))
-        assert self.proxied("203.0.113.9").post("/verify/", {"phone": phone(8)}).status_code == 200
+        assert self.proxied("203.0.113.9").post("/verify/", {"phone": phone(8)}).status_code == 302
 
     @override_settings(CLIENT_IP_HEADER="X-Real-IP")
     def test_ballots_keep_the_clients_network(self, poll):
         browser = self.proxied("203.0.113.57")
         verify(browser, phone(1))
-        browser.post("/vote/", {"choices": "2"})
+        browser.post("/vote/", {"choices": "2", "confirm": "1"})
         assert Ballot.objects.get().network == "203.0.113.0/24"
 
     @override_settings(CLIENT_IP_HEADER="X-Real-IP")
@@ -225,7 +231,7 @@ class TestCacheUnreachable:
         assert response.status_code == 302
 
     def test_verified_citizens_can_still_vote(self, verified_then_cache_down):
-        response = verified_then_cache_down.post("/vote/", {"choices": "3"})
+        response = verified_then_cache_down.post("/vote/", {"choices": "3", "confirm": "1"})
         assert response.status_code == 302
         assert Ballot.objects.count() == 1
 
@@ -239,7 +245,7 @@ class TestNobodySpendsAnotherPersonsAllowance:
             attacker.post("/verify/", {"code": "000000"})
         resend_wait_passes(victim_phone)
         victim = Client(REMOTE_ADDR="203.0.113.9")
-        assert victim.post("/verify/", {"phone": victim_phone}).status_code == 200
+        assert victim.post("/verify/", {"phone": victim_phone}).status_code == 302
         assert victim.post("/verify/", {"code": last_code(victim_phone)}).status_code == 302
 
     @limits(send_per_phone="3/h")
@@ -274,7 +280,7 @@ class TestNobodySpendsAnotherPersonsAllowance:
 def test_with_django_ratelimit_switched_off_citizens_verify_and_vote(poll):
     browser = Client()
     verify(browser, phone(1))
-    assert browser.post("/vote/", {"choices": "3"}).status_code == 302
+    assert browser.post("/vote/", {"choices": "3", "confirm": "1"}).status_code == 302
     assert Ballot.objects.count() == 1
 
 
@@ -284,7 +290,7 @@ def test_unverified_sends_are_counted_whatever_the_rate_of_all_sends(poll):
         verify(Client(), phone(n))  # three verified codes: no unverified send yet
     time.sleep(1.1)  # the per-second counter of all sends starts again
     for n in range(3):
-        assert Client().post("/verify/", {"phone": phone(10 + n)}).status_code == 200
+        assert Client().post("/verify/", {"phone": phone(10 + n)}).status_code == 302
     assert_limited(Client().post("/verify/", {"phone": phone(20)}))
     assert len(sms.outbox) == 6
 
@@ -307,11 +313,11 @@ def test_a_verified_code_gives_the_send_back_to_the_address_that_asked_for_it(po
     # The Wi-Fi address has its two sends back; the mobile address earned nothing.
     for n in range(2):
         assert (
-            Client(REMOTE_ADDR=wifi).post("/verify/", {"phone": phone(10 + n)}).status_code == 200
+            Client(REMOTE_ADDR=wifi).post("/verify/", {"phone": phone(10 + n)}).status_code == 302
         )
     for n in range(2):
         assert (
-            Client(REMOTE_ADDR=mobile).post("/verify/", {"phone": phone(20 + n)}).status_code == 200
+            Client(REMOTE_ADDR=mobile).post("/verify/", {"phone": phone(20 + n)}).status_code == 302
         )
     assert_limited(Client(REMOTE_ADDR=mobile).post("/verify/", {"phone": phone(30)}))
 
@@ -320,17 +326,21 @@ class TestBallotsTheFormRefuses:
     @limits(vote_per_citizen="10/10m")
     def test_do_not_count_against_the_citizen(self, citizen, poll):
         for _ in range(12):
-            assert "请至少选择一项" in text(citizen.post("/vote/", {}))
-        assert citizen.post("/vote/", {"choices": "3"}).status_code == 302
+            assert "请选择一项改革创新经验" in text(citizen.post("/vote/", {"confirm": "1"}))
+        assert citizen.post("/vote/", {"choices": "3", "confirm": "1"}).status_code == 302
 
     @limits(vote_per_citizen="10/10m")
     def test_a_mistyped_id_number_does_not_count_either(self, citizen, poll):
         poll.require_id_number = True
         poll.save()
         for _ in range(12):
-            response = citizen.post("/vote/", {"choices": "3", "id_number": "370303199003071234"})
+            response = citizen.post(
+                "/vote/", {"choices": "3", "id_number": "370303199003071234", "confirm": "1"}
+            )
             assert "校验位不正确" in text(response)
-        response = citizen.post("/vote/", {"choices": "3", "id_number": "370303199003071235"})
+        response = citizen.post(
+            "/vote/", {"choices": "3", "id_number": "370303199003071235", "confirm": "1"}
+        )
         assert response.status_code == 302
 
 
@@ -368,10 +378,10 @@ class TestIpv4MappedAddresses:
             Client(REMOTE_ADDR="::ffff:198.51.100.7").post("/verify/", {"phone": phone(n)})
         assert_limited(Client(REMOTE_ADDR="198.51.100.7").post("/verify/", {"phone": phone(5)}))
         neighbour = Client(REMOTE_ADDR="::ffff:198.51.100.8")
-        assert neighbour.post("/verify/", {"phone": phone(6)}).status_code == 200
+        assert neighbour.post("/verify/", {"phone": phone(6)}).status_code == 302
 
     def test_ballots_keep_the_ipv4_network(self, poll):
         browser = Client(REMOTE_ADDR="::ffff:203.0.113.57")
         verify(browser, phone(1))
-        browser.post("/vote/", {"choices": "2"})
+        browser.post("/vote/", {"choices": "2", "confirm": "1"})
         assert Ballot.objects.get().network == "203.0.113.0/24"

@@ -40,9 +40,13 @@ def test_phone_step_is_a_form_with_csrf_protection(client, poll):
 
 def test_full_flow_sends_a_code_and_verifies_the_session(client, poll):
     response = client.post("/verify/", {"phone": "+86 138-1234-5678"})
-    assert response.status_code == 200
-    assert "验证码已发送至 1381234****" in text(response)
-    assert 'name="code"' in text(response)
+    # POST-redirect-GET: the code step is a page of its own, so Back never meets a
+    # "Confirm Form Resubmission" page.
+    assert response.status_code == 302
+    assert response["Location"] == "/verify/?next=/vote/"
+    code_step = client.get(response["Location"])
+    assert "验证码已发送至 <strong>1381234****</strong>" in text(code_step)
+    assert 'name="code"' in text(code_step)
     assert len(sms.outbox) == 1
     assert sms.outbox[0]["phone"] == PHONE
     old_session_key = client.session.session_key
@@ -82,6 +86,147 @@ def test_wrong_code_is_refused(client, poll):
     assert response.status_code == 200
     assert "验证码不正确" in text(response)
     assert not is_verified(client)
+
+
+def wrong_code():
+    return f"{(int(last_code(PHONE)) + 1) % 10**6:06d}"
+
+
+def test_a_wrong_code_says_how_many_tries_are_left(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    first = text(client.post("/verify/", {"code": wrong_code()}))
+    assert "验证码不正确，请核对短信后重新输入。还可以再输入4次。" in first
+    assert first.count("验证码不正确") == 1  # once, beside the field: not again in a summary
+    assert "还可以再输入3次" in text(client.post("/verify/", {"code": wrong_code()}))
+
+
+def code_step(client):
+    response = client.get("/verify/", {"next": "/vote/"})
+    assert response.status_code == 200
+    html = text(response)
+    assert 'name="code"' in html
+    return html
+
+
+def resend_form(html):
+    """The form whose button reads 重新获取验证码: (its action, its inputs' names)."""
+    for form in re.findall(r"<form\b.*?</form>", html, flags=re.DOTALL):
+        if "重新获取验证码</button>" in form:
+            action = re.search(r'action="([^"]+)"', form).group(1)
+            return action, re.findall(r'<input[^>]* name="([^"]+)"', form)
+    raise AssertionError("no resend form")
+
+
+def test_the_code_step_masks_the_number_and_resends_without_retyping(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    html = code_step(client)
+    assert "1381234****" in html
+    assert PHONE not in html and "5678" not in html  # never the whole number
+    assert 'href="/verify/?step=phone&amp;next=/vote/">更换手机号码</a>' in html
+    action, inputs = resend_form(html)
+    assert "phone" not in inputs  # nothing to retype
+    resend_wait_passes(PHONE)
+
+    response = client.post(action, {"next": "/vote/"})
+
+    assert response.status_code == 302 and response["Location"] == "/verify/?next=/vote/"
+    assert [message["phone"] for message in sms.outbox] == [PHONE, PHONE]
+    assert "新的验证码已发送至 1381234****" in code_step(client)
+    assert client.post("/verify/", {"code": last_code(PHONE)}).status_code == 302
+
+
+def test_after_a_wrong_code_the_resend_still_needs_no_retyping(client, poll):
+    # Today's bug: after any error the resend form came back with an empty phone field.
+    client.post("/verify/", {"phone": PHONE})
+    html = text(client.post("/verify/", {"code": wrong_code()}))
+    action, inputs = resend_form(html)
+    assert "phone" not in inputs
+    resend_wait_passes(PHONE)
+    assert client.post(action, {"next": "/vote/"}).status_code == 302
+    assert len(sms.outbox) == 2
+
+
+def test_the_code_step_shows_the_time_left_before_a_resend(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    html = code_step(client)
+    seconds = int(re.search(r'data-resend-in="(\d+)"', html).group(1))
+    assert 55 <= seconds <= 60
+    assert f"{seconds}秒后可重新获取验证码" in html
+    # Counted down by a static file where JavaScript runs: no inline script (the CSP).
+    assert re.search(r'<script src="/static/js/resend(\.[0-9a-f]+)?\.js" defer></script>', html)
+    assert not re.search(r"<script(?![^>]*\ssrc=)", html)
+    resend_wait_passes(PHONE)
+    session = client.session
+    session["verify"] = {**session["verify"], "sent_at": time.time() - 61}
+    session.save()
+    assert "现在可以重新获取验证码" in code_step(client)
+
+
+def test_resend_too_soon_is_a_notice_on_the_code_step_not_an_error(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    action, _ = resend_form(code_step(client))
+    response = client.post(action, {"next": "/vote/"})
+    assert response.status_code == 302 and response["Location"] == "/verify/?next=/vote/"
+    html = code_step(client)
+    assert re.search(r'<div class="callout" role="status"><p>验证码刚刚已发送，请查收短信。'
+                     r"如未收到，可在\d+秒后重新获取。</p></div>", html)  # fmt: skip
+    assert "请更正" not in html and 'aria-invalid="true"' not in html
+    assert len(sms.outbox) == 1
+
+
+def test_asking_twice_for_the_same_number_leads_to_the_code_step(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    response = client.post("/verify/", {"phone": PHONE})
+    assert response.status_code == 302 and response["Location"] == "/verify/?next=/vote/"
+    assert "验证码刚刚已发送" in code_step(client)
+    assert len(sms.outbox) == 1
+
+
+def test_verify_after_the_close_offers_no_phone_form(client, poll):
+    poll.close()
+    for path in ["/verify/", "/verify/?step=phone", "/en/verify/"]:
+        response = client.get(path)
+        assert response.status_code == 200
+        assert 'name="phone"' not in text(response)
+    assert "投票已结束" in text(client.get("/verify/"))
+
+
+def minutes_since_sent(client, minutes):
+    session = client.session
+    session["verify"] = {**session["verify"], "sent_at": time.time() - minutes * 60}
+    session.save()
+
+
+def test_the_sealed_number_lasts_as_long_as_the_code_and_goes_at_verification(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    pending = client.session["verify"]
+    assert PHONE not in str(pending) and "5678" not in str(pending)
+    assert set(pending) == {"phone_hash", "segment", "nonce", "sent_at", "sealed_phone"}
+    assert client.post("/verify/", {"code": last_code(PHONE)}).status_code == 302
+    assert "verify" not in client.session  # dropped at verification
+
+    other = Client()
+    other.post("/verify/", {"phone": "13987654321"})
+    minutes_since_sent(other, 5)
+    html = text(other.get("/verify/"))
+    assert 'name="phone"' in html and "验证码已超过5分钟有效期" in html
+    assert "verify" not in other.session  # the sealed number went with the pending code
+    resend_wait_passes("13987654321")
+    response = other.post("/verify/resend/", {"next": "/vote/"})
+    assert response["Location"] == "/verify/?step=phone&next=/vote/"
+    assert "请重新输入手机号码" in text(other.get(response["Location"]))
+    assert len(sms.outbox) == 2
+
+
+def test_a_sealed_number_opens_only_for_its_own_pending_code(client, poll):
+    client.post("/verify/", {"phone": PHONE})
+    session = client.session
+    session["verify"] = {**session["verify"], "nonce": "another-code's-nonce"}
+    session.save()
+    resend_wait_passes(PHONE)
+    response = client.post("/verify/resend/", {"next": "/vote/"})
+    assert response["Location"] == "/verify/?step=phone&next=/vote/"
+    assert len(sms.outbox) == 1
 
 
 def test_malformed_code_gets_a_message(client, poll):
@@ -168,7 +313,7 @@ def test_five_wrong_tries_kill_the_code(client, poll):
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for attempt in range(1, 6):
         response = client.post("/verify/", {"code": wrong})
-        expected = "错误次数过多" if attempt == 5 else "验证码不正确"
+        expected = "错误次数过多" if attempt == 5 else f"还可以再输入{5 - attempt}次"
         assert expected in text(response)
     # The sixth try, with the right code, fails too.
     response = client.post("/verify/", {"code": code})
@@ -178,13 +323,17 @@ def test_five_wrong_tries_kill_the_code(client, poll):
 
 def test_resend_waits_sixty_seconds(client, poll):
     client.post("/verify/", {"phone": PHONE})
-    response = client.post("/verify/", {"phone": PHONE})
-    assert response.status_code == 200
-    assert "验证码发送过于频繁，请在" in text(response)
-    assert "秒后重新获取" in text(response)
+    client.post("/verify/", {"phone": PHONE})
     assert len(sms.outbox) == 1
     # Another session asking for the same number waits too: the wait belongs to the phone.
-    assert "验证码发送过于频繁" in text(Client().post("/verify/", {"phone": PHONE}))
+    # It is told so as a notice, with the number kept, not as a mistake of theirs.
+    response = Client().post("/verify/", {"phone": PHONE})
+    html = text(response)
+    assert response.status_code == 200
+    assert re.search(r'<div class="callout" role="status"><p>该号码刚刚获取过验证码，'
+                     r"请查收短信，或在\d+秒后重新获取。</p></div>", html)  # fmt: skip
+    assert "请更正" not in html and 'aria-invalid="true"' not in html
+    assert f'value="{PHONE}"' in html
     assert len(sms.outbox) == 1
 
 
@@ -268,7 +417,9 @@ def test_verification_lasts_thirty_minutes(citizen):
     assert is_verified(citizen)
     verified_minutes_ago(citizen, 31)
     assert not is_verified(citizen)
-    assert citizen.post("/vote/", {"choices": "3"}).status_code == 302  # back to /verify/
+    assert (
+        citizen.post("/vote/", {"choices": "3", "confirm": "1"}).status_code == 302
+    )  # back to /verify/
     assert not Ballot.objects.exists()
 
 
@@ -290,7 +441,7 @@ class TestOnePhoneOneCitizen:
     def test_full_width_digits_are_the_same_citizen(self, poll):
         first = Client()
         verify(first, self.ASCII)
-        assert first.post("/vote/", {"choices": "3"}).status_code == 302
+        assert first.post("/vote/", {"choices": "3", "confirm": "1"}).status_code == 302
         resend_wait_passes(self.ASCII)
         second = Client()
         second.post("/verify/", {"phone": self.FULL_WIDTH})
@@ -298,7 +449,7 @@ class TestOnePhoneOneCitizen:
         assert sms.outbox[-1]["phone"] == self.ASCII
         assert second.post("/verify/", {"code": last_code(self.ASCII)}).status_code == 302
         assert "您已投票" in text(second.get("/vote/"))
-        assert second.post("/vote/", {"choices": "4"}).status_code == 409
+        assert second.post("/vote/", {"choices": "4", "confirm": "1"}).status_code == 409
         assert Ballot.objects.count() == 1
 
     @pytest.mark.parametrize("spelling", [ARABIC_INDIC, "13९१२३००००१", "17٠١٢٣٤٥٦٧٨"])
@@ -330,7 +481,7 @@ class TestSharedPhone:
     """A family phone: once one person has voted, the next can still verify their own number."""
 
     def test_after_voting_another_person_can_verify_on_the_same_phone(self, citizen, poll):
-        assert citizen.post("/vote/", {"choices": "3"}).status_code == 302
+        assert citizen.post("/vote/", {"choices": "3", "confirm": "1"}).status_code == 302
         html = text(citizen.get("/vote/"))
         assert "您已投票" in html
         action = end_verification_form(html)
@@ -346,7 +497,7 @@ class TestSharedPhone:
         assert "您已投票" not in text(citizen.get("/"))
         assert citizen.get("/vote/done/").status_code == 302
         verify(citizen, "13987654321")
-        assert citizen.post("/vote/", {"choices": "5"}).status_code == 302
+        assert citizen.post("/vote/", {"choices": "5", "confirm": "1"}).status_code == 302
         assert Ballot.objects.count() == 2
 
     def test_the_phone_step_offers_the_way_out_to_a_verified_visitor(self, citizen):
@@ -355,7 +506,7 @@ class TestSharedPhone:
 
     def test_the_way_out_is_offered_before_voting_and_on_the_receipt(self, citizen):
         assert end_verification_form(text(citizen.get("/vote/"))) is not None
-        citizen.post("/vote/", {"choices": "3"})
+        citizen.post("/vote/", {"choices": "3", "confirm": "1"})
         assert end_verification_form(text(citizen.get("/vote/done/"))) is not None
 
     def test_ending_verification_needs_a_post_with_a_csrf_token(self, poll):

@@ -1,15 +1,19 @@
 """What the rest of the site asks of verification: send a code, check it, who is this citizen.
 
-The views call these four functions and nothing else of this app's insides. They keep the
-session's share of the state:
+The views call these functions and nothing else of this app's insides. They keep the session's
+share of the state:
 
-- while a code is pending, `PENDING`: the phone's hash, its 号段 and the random nonce the
-  code is bound to;
+- while a code is pending, `PENDING`: the phone's hash, its 号段, the random nonce the code is
+  bound to, when it was sent, and the number sealed (AES-GCM, identity.seal_phone) so that
+  重新获取验证码 needs no retyping. The sealed number is usable for the code's lifetime
+  (SMS_CODE_TTL_SECONDS after the last send) and goes with the pending code: at verification,
+  when that lifetime is over, or when the session ends;
 - once verified, `CITIZEN`: the citizen's hash, the 号段, when the code was sent and when it
   was verified. Never the number: the last four digits are not at rest anywhere.
 """
 
 import logging
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,9 +22,17 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from . import limits, sms
-from .identity import mask_phone, normalise_phone, phone_hash, phone_segment
+from .identity import (
+    mask_phone,
+    normalise_phone,
+    phone_hash,
+    phone_segment,
+    seal_phone,
+    unseal_phone,
+)
 from .models import CodeCheck, VerificationCode
 
 logger = logging.getLogger(__name__)
@@ -56,6 +68,9 @@ class SendResult:
     masked_phone: str
     # Seconds before another code may be sent to this number (0: at once).
     resend_in: int = 0
+    # WAIT only: this session already has a code pending for this very number (the citizen
+    # asked twice), so the answer is the code step, not a refusal.
+    pending_here: bool = False
 
     @property
     def sent(self):
@@ -63,9 +78,13 @@ class SendResult:
 
     @property
     def message(self):
-        """What the citizen is told when no code was sent."""
+        """What the citizen is told when no code was sent. A wait is a notice, not a fault."""
         if self.status == SendStatus.WAIT:
-            return _("验证码发送过于频繁，请在%(seconds)d秒后重新获取。") % {
+            if self.pending_here:
+                return _(
+                    "验证码刚刚已发送，请查收短信。如未收到，可在%(seconds)d秒后重新获取。"
+                ) % {"seconds": self.resend_in}
+            return _("该号码刚刚获取过验证码，请查收短信，或在%(seconds)d秒后重新获取。") % {
                 "seconds": self.resend_in
             }
         if self.status == SendStatus.BUSY:
@@ -88,20 +107,56 @@ class CheckResult:
 
     @property
     def message(self):
-        return "" if self.verified else str(CodeCheck(self.status).label)
+        if self.verified:
+            return ""
+        message = str(CodeCheck(self.status).label)
+        if self.status == CodeCheck.WRONG and self.tries_left:
+            message += ngettext(
+                "还可以再输入%(count)d次。", "还可以再输入%(count)d次。", self.tries_left
+            ) % {"count": self.tries_left}
+        return message
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """The code this session is waiting for, as the code step shows it."""
+
+    masked_phone: str
+    sent_at: datetime
+    # Seconds before another code may be asked for (0: now), as far as this session knows.
+    resend_in: int
+    # Past its lifetime: the code no longer works and the sealed number is gone.
+    expired: bool = False
 
 
 def _moment(timestamp):
     return datetime.fromtimestamp(timestamp, tz=UTC)
 
 
-def pending_phone(request):
-    """The masked number a code is pending for in this session, or None."""
+def pending_code(request, now=None):
+    """The code pending in this session (a PendingCode), or None.
+
+    Once the code's lifetime is over, the pending state leaves the session (the sealed number
+    with it) and this returns it one last time with `expired` set, so the page can say why the
+    number must be typed again. `now` (a Unix time) is for tests.
+    """
     pending = request.session.get(PENDING)
     try:
-        return mask_phone(pending["segment"])
-    except (KeyError, TypeError):
+        segment, sent_at = pending["segment"], float(pending["sent_at"])
+    except (KeyError, TypeError, ValueError):
         return None
+    now = now or time.time()
+    if now - sent_at >= settings.SMS_CODE_TTL_SECONDS:
+        del request.session[PENDING]
+        return PendingCode(mask_phone(segment), _moment(sent_at), 0, expired=True)
+    resend_in = max(0, math.ceil(sent_at + settings.SMS_RESEND_SECONDS - now))
+    return PendingCode(mask_phone(segment), _moment(sent_at), resend_in)
+
+
+def pending_phone(request):
+    """The masked number a code is pending for in this session, or None."""
+    pending = pending_code(request)
+    return pending.masked_phone if pending and not pending.expired else None
 
 
 def send_code(request, phone):
@@ -119,11 +174,12 @@ def send_code(request, phone):
     except limits.CacheUnavailable as unavailable:
         logger.warning("No code sent to %s, the cache is unavailable: %s", masked, unavailable)
         return SendResult(SendStatus.BUSY, masked)
+    pending = request.session.get(PENDING) or {}
     if wait:
-        return SendResult(SendStatus.WAIT, masked, resend_in=wait)
+        here = pending.get("phone_hash") == hashed
+        return SendResult(SendStatus.WAIT, masked, resend_in=wait, pending_here=here)
 
     address = limits.address_key(request)
-    pending = request.session.get(PENDING) or {}
     nonce = pending.get("nonce") or secrets.token_urlsafe(18)
     row, code = VerificationCode.issue(phone_hash=hashed, nonce=nonce, sent_from=address)
     text = _(
@@ -143,9 +199,28 @@ def send_code(request, phone):
         "phone_hash": hashed,
         "segment": phone_segment(phone),
         "nonce": nonce,
+        "sent_at": row.sent_at.timestamp(),
+        "sealed_phone": seal_phone(phone, nonce),
     }
     logger.info("Verification code sent to %s", masked)
     return SendResult(SendStatus.SENT, masked, resend_in=settings.SMS_RESEND_SECONDS)
+
+
+def resend_code(request):
+    """Send a new code to the number of this session's pending code, without retyping it.
+
+    Returns a SendResult, or None when there is no number to send to: no code pending, its
+    lifetime over (the sealed number has gone), or a number that no longer opens (the key was
+    changed). Raises limits.Limited as send_code does.
+    """
+    pending = pending_code(request)
+    if pending is None or pending.expired:
+        return None
+    stored = request.session[PENDING]
+    phone = unseal_phone(stored.get("sealed_phone"), stored["nonce"])
+    if phone is None or phone_hash(phone) != stored["phone_hash"]:
+        return None
+    return send_code(request, phone)
 
 
 def check_code(request, code, phone=""):

@@ -1,3 +1,6 @@
+import re
+
+from django.conf import settings
 from django.urls import translate_url
 from django.utils.translation import get_language
 
@@ -21,6 +24,21 @@ def in_language(request, code):
     return f"{translated}?{query.urlencode()}" if query else translated
 
 
+def office():
+    """The office's contact and the site's registrations, from the SITE_* settings."""
+    security = settings.SITE_PUBLIC_SECURITY_RECORD
+    digits = re.search(r"\d{6,}", security)
+    return {
+        "contact_phone": settings.SITE_CONTACT_PHONE,
+        "contact_email": settings.SITE_CONTACT_EMAIL,
+        "gov_id": settings.SITE_GOV_ID,
+        "icp_record": settings.SITE_ICP_RECORD,
+        "public_security_record": security,
+        # The national registry's page for this record, which the footer must link to.
+        "public_security_code": digits.group() if digits else "",
+    }
+
+
 def site(request):
     language = get_language() or "zh-hans"
     switch = dict(SWITCH.get(language, SWITCH["zh-hans"]))
@@ -29,4 +47,5 @@ def site(request):
         "html_lang": HTML_LANG.get(language, "zh-Hans"),
         "other_language": switch,
         "large_text": request.COOKIES.get(TEXT_SIZE_COOKIE) == "large",
+        "office": office(),
     }

@@ -259,6 +259,10 @@ SMS_RESEND_SECONDS = 60
 CITIZEN_VERIFIED_SECONDS = 30 * 60
 SMS_REFUSE_VIRTUAL_OPERATORS = env_bool("SMS_REFUSE_VIRTUAL_OPERATORS", True)
 
+# Personal data (phone hashes, 号段, networks) is kept until the result is certified and this
+# many days after (the purge implements it; the 个人信息保护说明 page states it).
+PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 30)
+
 # django-ratelimit counts in the shared cache, every worker and app server together.
 RATELIMIT_USE_CACHE = "limits"
 RATELIMIT_VIEW = "zibo_vote.views.rate_limited"
@@ -311,6 +315,24 @@ if not REDIS_URL:
         # store shared by all worker processes, with atomic add and incr (SQLite transactions).
         "django_ratelimit.W001",
     ]
+
+# --- The office, as the public pages name it --------------------------------------------------
+# Shown when set: the contact in the 活动规则 and the 个人信息保护说明, the identifiers every
+# government site carries in its footer (网站标识码, ICP备案, 公安机关备案).
+SITE_CONTACT_PHONE = env_str("SITE_CONTACT_PHONE")
+SITE_CONTACT_EMAIL = env_str("SITE_CONTACT_EMAIL")
+SITE_ICP_RECORD = env_str("SITE_ICP_RECORD")  # e.g. 鲁ICP备12345678号
+SITE_PUBLIC_SECURITY_RECORD = env_str("SITE_PUBLIC_SECURITY_RECORD")  # 鲁公网安备…号
+SITE_GOV_ID = env_str("SITE_GOV_ID")  # 网站标识码, e.g. 3703000001
+if SITE_CONTACT_EMAIL and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", SITE_CONTACT_EMAIL):
+    raise ImproperlyConfigured(
+        f"SITE_CONTACT_EMAIL must be an e-mail address, not {SITE_CONTACT_EMAIL!r}."
+    )
+if SITE_PUBLIC_SECURITY_RECORD and not re.search(r"\d{6,}", SITE_PUBLIC_SECURITY_RECORD):
+    raise ImproperlyConfigured(
+        "SITE_PUBLIC_SECURITY_RECORD must hold the record's number, "
+        "e.g. 鲁公网安备37030302000001号."
+    )
 
 # --- Staff and admin --------------------------------------------------------------------------
 

@@ -38,6 +38,11 @@ class Tally:
     ballots: int  # counted ballots
     voided: int  # voided ballots, left out of everything above
 
+    @property
+    def unvoted(self):
+        """The rows of entries that received no vote (the results page lists them apart)."""
+        return [row for row in self.rows if not row.votes]
+
     def votes_by_number(self):
         return {row.reform.number: row.votes for row in self.rows}
 

@@ -52,7 +52,9 @@ def test_after_close_the_ranked_result_with_votes_shares_and_bars(client, poll, 
     assert html.index("张店区“四位一体”创新推进社会治理", first) > first
     assert "3票，占60.00%" in html
     assert "并列第2名" in html  # entries 5 and 8: one vote each
-    assert "并列第4名" in html  # the twelve entries with none
+    # The twelve entries with none: one short list, not twelve cards tied for 4th place.
+    assert "并列第4名" not in html
+    assert "未获得选票的经验（12项）" in html
     assert '<rect class="bar-fill" width="100.00"' in html
     assert '<rect class="bar-fill" width="33.33"' in html
     assert "有效选票" in html and "5张" in html  # the voided ballot is not counted
@@ -165,3 +167,16 @@ def test_check_tally_can_set_the_counts_from_a_recount(poll, capsys):
 
 def test_results_without_any_poll(client, db):
     assert "目前没有投票活动" in text(client.get("/results/"))
+
+
+def test_entries_without_votes_are_listed_apart_not_as_large_tied_cards(client, poll):
+    cast(poll, [3], [3], [5], [1], [8])
+    poll.close()
+    html = text(client.get("/results/"))
+    assert html.count('<li class="result">') == 4  # the entries that received votes
+    assert "并列第" in html  # 1, 5 and 8 share the second place
+    assert "并列第5名" not in html and "0票" not in html
+    unvoted = html[html.index('<section class="unvoted"') :]
+    assert "未获得选票的经验（11项）" in unvoted
+    assert unvoted.count("<li") == 11
+    assert "十五、高新区创新快审快判机制，提升案件审判质效" in unvoted

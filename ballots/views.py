@@ -21,7 +21,9 @@ from verification.services import (
     SendStatus,
     check_code,
     forget_citizen,
+    keep_for_redisplay,
     pending_code,
+    redisplay,
     resend_code,
     send_code,
     verified_citizen,
@@ -65,12 +67,6 @@ def _verify_url(next_url, **query):
     return f"{reverse('ballots:verify')}?{urlencode({**query, 'next': next_url}, safe='/')}"
 
 
-# The answer to a POST that shows a form again (an error): kept by the browser for Back and
-# Forward, unlike no-store, so that going back through the steps never meets Chromium's
-# "Confirm Form Resubmission" (ERR_CACHE_MISS). Private: it holds this visitor's CSRF token.
-_back_friendly = cache_control(private=True, no_cache=True, must_revalidate=True)
-
-
 def _phone_step(request, form, notice=""):
     return render(
         request,
@@ -100,14 +96,34 @@ def _code_step(request, code_form, pending):
     )
 
 
+def _again(request, step, form_class):
+    """The step's form, unbound; or as it was posted, with its message, after a redirect."""
+    kept = redisplay(request, step)
+    if kept is None:
+        return form_class(), ""
+    form = form_class({step: kept.typed})
+    if form.is_valid() and kept.message:
+        form.add_error(step, kept.message)
+    return form, kept.notice
+
+
+def _back_to(request, step, typed, message="", notice=""):
+    """Every answer to a POST is a redirect, errors included: nothing the browser keeps in its
+    history is the answer to a POST, so Back and Reload never ask to send a form again (the
+    session key changes at verification, so a kept answer would not even match)."""
+    keep_for_redisplay(request, step, typed, message=message, notice=notice)
+    query = {"step": "phone"} if step == "phone" else {}
+    return redirect(_verify_url(_next_url(request), **query))
+
+
 @require_http_methods(["GET", "POST"])
 def verify(request):
     """Step 1: a phone number (`phone`) gets a code by SMS. Step 2: the code (`code`) is checked.
 
     Both steps post to this one address, as the public contract names it; the presence of
-    `code` tells them apart, and each step is its own function below. Each step that succeeds
-    answers with a redirect (POST-redirect-GET): the code step is a page of its own, so Back
-    and Reload never ask to send a form again.
+    `code` tells them apart, and each step is its own function below. Each POST is answered
+    with a redirect (POST-redirect-GET): the code step is a page of its own, and a form with
+    an error is shown again, with what was typed, by the GET that follows.
     """
     poll = Poll.objects.current()
     if poll is None or poll.status != PollStatus.OPEN:
@@ -125,12 +141,12 @@ def _show_step(request):
     if request.GET.get("step") == "phone":
         # Also for a verified visitor: the page then offers to end the verification, for
         # the next person on a shared phone.
-        return _phone_step(request, PhoneForm())
+        return _phone_step(request, *_again(request, "phone", PhoneForm))
     if verified_citizen(request):
         return HttpResponseRedirect(_next_url(request))
     pending = pending_code(request)
     if pending is None:
-        return _phone_step(request, PhoneForm())
+        return _phone_step(request, *_again(request, "phone", PhoneForm))
     if pending.expired:
         minutes = settings.SMS_CODE_TTL_SECONDS // 60
         notice = ngettext(
@@ -139,14 +155,15 @@ def _show_step(request):
             minutes,
         ) % {"minutes": minutes}
         return _phone_step(request, PhoneForm(), notice)
-    return _code_step(request, CodeForm(), pending)
+    form, _notice = _again(request, "code", CodeForm)
+    return _code_step(request, form, pending)
 
 
-@_back_friendly
 def _send_code(request):
+    typed = request.POST.get("phone", "")
     form = PhoneForm(request.POST)
     if not form.is_valid():
-        return _phone_step(request, form)
+        return _back_to(request, "phone", typed)  # the GET finds the same fault again
     result = send_code(request, form.cleaned_data["phone"])
     if result.sent or result.pending_here:
         if not result.sent:
@@ -155,29 +172,26 @@ def _send_code(request):
         return redirect(_verify_url(_next_url(request)))
     if result.status == SendStatus.WAIT:
         # Another session asked for this number a moment ago: a notice, with the number kept.
-        return _phone_step(request, form, notice=result.message)
-    form.add_error("phone", result.message)
-    return _phone_step(request, form)
+        return _back_to(request, "phone", typed, notice=result.message)
+    return _back_to(request, "phone", typed, message=result.message)
 
 
-@_back_friendly
 def _check_code(request):
     pending = pending_code(request)
     if pending is None or pending.expired:
-        return _phone_step(
-            request, PhoneForm(), _("请先获取短信验证码；如页面停留过久，请重新获取。")
-        )
-    phone = request.POST.get("phone", "")
+        messages.warning(request, _("请先获取短信验证码；如页面停留过久，请重新获取。"))
+        return redirect(_verify_url(_next_url(request), step="phone"))
+    typed = request.POST.get("code", "")
     form = CodeForm(request.POST)
     if not form.is_valid():
-        return _code_step(request, form, pending)
-    result = check_code(request, form.cleaned_data["code"], phone=phone)
-    if not result.verified:
-        if result.status == CodeCheck.NO_CODE:
-            return _phone_step(request, PhoneForm(), result.message)
-        form.add_error("code", result.message)
-        return _code_step(request, form, pending)
-    return HttpResponseRedirect(_next_url(request))
+        return _back_to(request, "code", typed)
+    result = check_code(request, form.cleaned_data["code"], phone=request.POST.get("phone", ""))
+    if result.verified:
+        return HttpResponseRedirect(_next_url(request))
+    if result.status == CodeCheck.NO_CODE:
+        messages.warning(request, result.message)
+        return redirect(_verify_url(_next_url(request), step="phone"))
+    return _back_to(request, "code", typed, message=result.message)
 
 
 @never_cache

@@ -88,7 +88,7 @@ def test_english_pages_translate_the_interface_and_keep_the_entries(client, poll
 
 def test_the_whole_flow_in_english(client, poll):
     english(client, "/en/verify/")
-    bad = client.post("/en/verify/", {"phone": "12345"})
+    bad = client.post("/en/verify/", {"phone": "12345"}, follow=True)
     assert "Please enter an 11-digit mainland China mobile number" in bad.content.decode()
     assert interface_chinese(bad) == []
 
@@ -101,10 +101,10 @@ def test_the_whole_flow_in_english(client, poll):
     assert client.post("/en/verify/resend/", {"next": "/en/vote/"}).status_code == 302
     notice = english(client, "/en/verify/?next=/en/vote/").content.decode()
     assert "The code was sent a moment ago" in notice
-    wrong = client.post("/en/verify/", {"code": "12", "next": "/en/vote/"})
+    wrong = client.post("/en/verify/", {"code": "12", "next": "/en/vote/"}, follow=True)
     assert "The verification code has 6 digits" in wrong.content.decode()
     assert interface_chinese(wrong) == []
-    wrong = client.post("/en/verify/", {"code": "000000", "next": "/en/vote/"})
+    wrong = client.post("/en/verify/", {"code": "000000", "next": "/en/vote/"}, follow=True)
     if "The verification code is incorrect" in wrong.content.decode():  # not the real one
         assert "4 tries left" in wrong.content.decode()
     assert interface_chinese(wrong) == []

@@ -146,7 +146,7 @@ def test_failed_send_says_try_again_and_leaves_no_usable_code(poll, tmp_path, ca
     unwritable = tmp_path / "no-such-directory" / "sms.jsonl"
     browser = Client()
     with override_settings(SMS_BACKEND="file", SMS_FILE=str(unwritable)):
-        response = browser.post("/verify/", {"phone": PHONE})
+        response = browser.post("/verify/", {"phone": PHONE}, follow=True)
     html = response.content.decode()
     assert response.status_code == 200
     assert "短信发送失败，请稍后重试" in html

@@ -82,7 +82,7 @@ def test_code_is_stored_only_as_a_hash(client, poll):
 def test_wrong_code_is_refused(client, poll):
     client.post("/verify/", {"phone": PHONE})
     wrong = "000000" if last_code(PHONE) != "000000" else "111111"
-    response = client.post("/verify/", {"code": wrong})
+    response = client.post("/verify/", {"code": wrong}, follow=True)
     assert response.status_code == 200
     assert "验证码不正确" in text(response)
     assert not is_verified(client)
@@ -94,10 +94,10 @@ def wrong_code():
 
 def test_a_wrong_code_says_how_many_tries_are_left(client, poll):
     client.post("/verify/", {"phone": PHONE})
-    first = text(client.post("/verify/", {"code": wrong_code()}))
+    first = text(client.post("/verify/", {"code": wrong_code()}, follow=True))
     assert "验证码不正确，请核对短信后重新输入。还可以再输入4次。" in first
     assert first.count("验证码不正确") == 1  # once, beside the field: not again in a summary
-    assert "还可以再输入3次" in text(client.post("/verify/", {"code": wrong_code()}))
+    assert "还可以再输入3次" in text(client.post("/verify/", {"code": wrong_code()}, follow=True))
 
 
 def code_step(client):
@@ -138,7 +138,7 @@ def test_the_code_step_masks_the_number_and_resends_without_retyping(client, pol
 def test_after_a_wrong_code_the_resend_still_needs_no_retyping(client, poll):
     # Today's bug: after any error the resend form came back with an empty phone field.
     client.post("/verify/", {"phone": PHONE})
-    html = text(client.post("/verify/", {"code": wrong_code()}))
+    html = text(client.post("/verify/", {"code": wrong_code()}, follow=True))
     action, inputs = resend_form(html)
     assert "phone" not in inputs
     resend_wait_passes(PHONE)
@@ -180,6 +180,24 @@ def test_asking_twice_for_the_same_number_leads_to_the_code_step(client, poll):
     assert response.status_code == 302 and response["Location"] == "/verify/?next=/vote/"
     assert "验证码刚刚已发送" in code_step(client)
     assert len(sms.outbox) == 1
+
+
+def test_every_answer_to_a_post_is_a_redirect_errors_too(client, poll):
+    # Nothing in the browser's history is the answer to a POST: Back and Reload never ask to
+    # send a form again (Chromium's ERR_CACHE_MISS page), whatever went wrong before.
+    refused = client.post("/verify/", {"phone": "17012345678"})  # a real number, refused
+    assert refused.status_code == 302
+    assert refused["Location"] == "/verify/?step=phone&next=/vote/"
+    # What was typed waits for the page in the session, sealed, never in clear.
+    assert "17012345678" not in str(dict(client.session))
+    page = text(client.get(refused["Location"]))
+    assert "虚拟运营商" in page and 'value="17012345678"' in page
+    assert "虚拟运营商" not in text(client.get(refused["Location"]))  # shown once, then gone
+    client.post("/verify/", {"phone": PHONE})
+    for code in ["12345", wrong_code()]:
+        response = client.post("/verify/", {"code": code})
+        assert response.status_code == 302 and response["Location"] == "/verify/?next=/vote/"
+        assert f'value="{code}"' in code_step(client)  # kept, with its message
 
 
 def test_verify_after_the_close_offers_no_phone_form(client, poll):
@@ -238,7 +256,7 @@ def test_malformed_code_gets_a_message(client, poll):
         ("1234567", "验证码是6位数字"),
         ("１２３４５", "验证码是6位数字"),
     ]:
-        response = client.post("/verify/", {"code": bad})
+        response = client.post("/verify/", {"code": bad}, follow=True)
         assert response.status_code == 200
         assert message in text(response)
         assert 'aria-invalid="true"' in text(response)
@@ -255,7 +273,7 @@ def test_full_width_code_is_accepted(client, poll):
 def test_expired_code_is_refused(client, poll):
     client.post("/verify/", {"phone": PHONE})
     VerificationCode.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    response = client.post("/verify/", {"code": last_code(PHONE)})
+    response = client.post("/verify/", {"code": last_code(PHONE)}, follow=True)
     assert "验证码已过期" in text(response)
     assert not is_verified(client)
 
@@ -281,14 +299,16 @@ def test_reused_code_does_not_verify_another_session(client, poll):
     verify(client)
     code = last_code(PHONE)
     other = Client()
-    response = other.post("/verify/", {"phone": PHONE, "code": code})
+    response = other.post("/verify/", {"phone": PHONE, "code": code}, follow=True)
     assert response.status_code == 200
     assert not is_verified(other)
 
 
 def test_code_for_one_phone_does_not_verify_another(client, poll):
     client.post("/verify/", {"phone": PHONE})
-    response = client.post("/verify/", {"phone": "13987654321", "code": last_code(PHONE)})
+    response = client.post(
+        "/verify/", {"phone": "13987654321", "code": last_code(PHONE)}, follow=True
+    )
     assert response.status_code == 200
     assert "请先获取验证码" in text(response)
     assert not is_verified(client)
@@ -299,7 +319,7 @@ def test_code_is_bound_to_the_session_that_asked_for_it(client, poll):
     code = last_code(PHONE)
     stranger = Client()
     stranger.post("/verify/", {"phone": "13987654321"})  # a session with a pending code
-    response = stranger.post("/verify/", {"phone": PHONE, "code": code})
+    response = stranger.post("/verify/", {"phone": PHONE, "code": code}, follow=True)
     assert "请先获取验证码" in text(response)
     assert not is_verified(stranger)
     # The owner's code is untouched by the stranger's attempt.
@@ -312,11 +332,11 @@ def test_five_wrong_tries_kill_the_code(client, poll):
     code = last_code(PHONE)
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for attempt in range(1, 6):
-        response = client.post("/verify/", {"code": wrong})
+        response = client.post("/verify/", {"code": wrong}, follow=True)
         expected = "错误次数过多" if attempt == 5 else f"还可以再输入{5 - attempt}次"
         assert expected in text(response)
     # The sixth try, with the right code, fails too.
-    response = client.post("/verify/", {"code": code})
+    response = client.post("/verify/", {"code": code}, follow=True)
     assert "错误次数过多" in text(response)
     assert not is_verified(client)
 
@@ -327,7 +347,7 @@ def test_resend_waits_sixty_seconds(client, poll):
     assert len(sms.outbox) == 1
     # Another session asking for the same number waits too: the wait belongs to the phone.
     # It is told so as a notice, with the number kept, not as a mistake of theirs.
-    response = Client().post("/verify/", {"phone": PHONE})
+    response = Client().post("/verify/", {"phone": PHONE}, follow=True)
     html = text(response)
     assert response.status_code == 200
     assert re.search(r'<div class="callout" role="status"><p>该号码刚刚获取过验证码，'
@@ -344,7 +364,7 @@ def test_a_new_code_replaces_the_old_one(client, poll):
     client.post("/verify/", {"phone": PHONE})
     second = last_code(PHONE)
     if first != second:  # one chance in a million that they are the same
-        assert "验证码不正确" in text(client.post("/verify/", {"code": first}))
+        assert "验证码不正确" in text(client.post("/verify/", {"code": first}, follow=True))
         assert not is_verified(client)
     assert client.post("/verify/", {"code": second}).status_code == 302
 
@@ -360,7 +380,7 @@ def test_a_new_code_replaces_the_old_one(client, poll):
     ],
 )
 def test_bad_phone_gets_a_message_keeps_the_input_and_sends_nothing(client, poll, phone, message):
-    response = client.post("/verify/", {"phone": phone})
+    response = client.post("/verify/", {"phone": phone}, follow=True)
     html = text(response)
     assert response.status_code == 200
     assert message in html
@@ -371,7 +391,7 @@ def test_bad_phone_gets_a_message_keeps_the_input_and_sends_nothing(client, poll
 
 
 def test_code_without_asking_first_gets_a_message(client, poll):
-    response = client.post("/verify/", {"code": "123456"})
+    response = client.post("/verify/", {"code": "123456"}, follow=True)
     assert response.status_code == 200
     assert "请先获取短信验证码" in text(response)
 
@@ -454,7 +474,7 @@ class TestOnePhoneOneCitizen:
 
     @pytest.mark.parametrize("spelling", [ARABIC_INDIC, "13९१२३००००१", "17٠١٢٣٤٥٦٧٨"])
     def test_digits_of_other_scripts_are_refused_and_nothing_is_sent(self, client, poll, spelling):
-        response = client.post("/verify/", {"phone": spelling})
+        response = client.post("/verify/", {"phone": spelling}, follow=True)
         html = text(response)
         assert response.status_code == 200
         assert "请输入11位中国大陆手机号码" in html
@@ -463,7 +483,7 @@ class TestOnePhoneOneCitizen:
         assert not VerificationCode.objects.exists()
 
     def test_circled_and_superscript_digits_are_not_digits_either(self, client, poll):
-        response = client.post("/verify/", {"phone": "①³⁸１２３４５６７８"})
+        response = client.post("/verify/", {"phone": "①³⁸１２３４５６７８"}, follow=True)
         assert "请输入11位中国大陆手机号码" in text(response)
         assert sms.outbox == []
 

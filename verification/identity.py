@@ -154,15 +154,16 @@ def _sealing_key(secret):
 
 
 def seal_phone(phone, context):
-    """The canonical number encrypted (AES-256-GCM) for the session of a pending code.
+    """A number (or what was typed for one) encrypted (AES-256-GCM) for a session to hold.
 
-    What lets the code step offer 重新获取验证码 without the citizen typing the number again.
-    `context` (the pending code's nonce) is authenticated with it: a sealed number opens only
-    for the pending code it was sealed for. See docs/verification.md, "Identity at rest".
+    What lets the code step offer 重新获取验证码 without the citizen typing the number again,
+    and a form show again what was typed after a redirect. `context` (the pending code's
+    nonce) is authenticated with it: a sealed value opens only for what it was sealed for.
+    See docs/verification.md, "Identity at rest".
     """
     nonce = secrets.token_bytes(12)
     sealed = AESGCM(_sealing_key(settings.CITIZEN_HASH_KEY)).encrypt(
-        nonce, phone.encode("ascii"), context.encode("utf-8")
+        nonce, phone.encode("utf-8"), context.encode("utf-8")
     )
     return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
 
@@ -177,7 +178,7 @@ def unseal_phone(token, context):
         )
     except (AttributeError, ValueError, binascii.Error, InvalidTag):
         return None
-    return phone.decode("ascii")
+    return phone.decode("utf-8")
 
 
 def truncated_network(ip):

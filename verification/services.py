@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 PENDING = "verify"
 CITIZEN = "citizen"
+# A form to show again after the redirect that answers its POST (see keep_for_redisplay).
+REDISPLAY = "verify_redisplay"
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,44 @@ def verified_citizen(request, now=None):
     if age > settings.CITIZEN_VERIFIED_SECONDS:
         return None
     return citizen
+
+
+@dataclass(frozen=True)
+class Redisplay:
+    """A verification form as it was posted: what was typed, and what the page said of it."""
+
+    typed: str
+    message: str = ""  # an error beside the field
+    notice: str = ""  # a notice above the form (a wait), not an error
+
+
+def keep_for_redisplay(request, step, typed, message="", notice=""):
+    """Keep a posted form for the page the POST redirects to (POST-redirect-GET also on
+    errors: no answer to a POST stays in the browser's history to be resubmitted).
+
+    What was typed is kept sealed (identity.seal_phone): it may be a phone number, or a code.
+    The next `redisplay` of that step takes it out of the session.
+    """
+    context = secrets.token_urlsafe(12)
+    request.session[REDISPLAY] = {
+        "step": step,
+        "context": context,
+        "typed": seal_phone(typed, context),
+        "message": message,
+        "notice": notice,
+    }
+
+
+def redisplay(request, step):
+    """The Redisplay kept for `step` ("phone" or "code"), once; or None."""
+    kept = request.session.get(REDISPLAY)
+    if not isinstance(kept, dict) or kept.get("step") != step:
+        return None
+    del request.session[REDISPLAY]
+    typed = unseal_phone(kept.get("typed"), kept.get("context", ""))
+    if typed is None:
+        return None
+    return Redisplay(typed, str(kept.get("message", "")), str(kept.get("notice", "")))
 
 
 def forget_citizen(request):

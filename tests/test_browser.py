@@ -1,6 +1,8 @@
 """End to end in a real browser: Debian's Chromium, driven by Selenium through chromedriver,
-against the live test server. A citizen reads, verifies, votes and sees the result; staff close
-the poll in admin; the same on a 360 px phone with JavaScript off; axe-core on every page.
+against the live test server. A citizen reads, verifies, reviews the ballot, votes and sees the
+result; staff close the poll in admin; the same on a 360 px phone with JavaScript off; the code
+step's resend and Back through every step, with JavaScript on and off; axe-core on every page
+state.
 
 Needs /usr/bin/chromium, /usr/bin/chromedriver (Debian packages chromium, chromium-driver) and
 axe-core from npm (`npm ci`); `.ci/run` installs all three. Elsewhere these tests skip, with the
@@ -23,6 +25,8 @@ from django.contrib.auth.models import Group, User
 
 from ballots.models import Ballot
 from verification import sms
+
+from .conftest import resend_wait_passes
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -169,6 +173,23 @@ def small_touch_targets(driver):
     )
 
 
+def in_viewport(driver, selector):
+    """Whether the element is wholly on screen (WebDriver's scripts run with JavaScript off)."""
+    return driver.execute_script(
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+        "return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0;",
+        selector,
+    )
+
+
+def tap(driver, element):
+    """Click as a thumb would: on the element in mid-screen, not under the ballot's sticky bar
+    (WebDriver scrolls an element only just into view). WebDriver's scripts run with page
+    JavaScript off too."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+
+
 def last_code():
     return sms.outbox[-1]["code"]
 
@@ -180,18 +201,31 @@ def verify_and_vote(driver, base, steps, choice=3):
     steps.take(driver, "verify-phone")
     driver.find_element(By.XPATH, "//button[normalize-space()='获取验证码']").click()
     assert shows(driver, "验证码已发送至 1381234****")
+    assert driver.current_url == f"{base}/verify/?next=/vote/"  # a GET of its own
     driver.find_element(By.NAME, "code").send_keys(last_code())
     steps.take(driver, "verify-code")
     driver.find_element(By.XPATH, "//button[normalize-space()='验证并继续']").click()
     assert arrives(driver, f"{base}/vote/")
 
-    driver.find_element(By.CSS_SELECTOR, f"label[for='id_choices_{choice - 1}']").click()
-    # Reading another entry's whole text on the ballot keeps the choice made.
-    driver.find_element(By.XPATH, "(//details[@class='choice-more']/summary)[5]").click()
-    assert "淄川区探索开展村级“三集中三规范”工作法" in text(driver)
-    assert driver.find_element(By.ID, f"id_choices_{choice - 1}").is_selected()
+    # The ballot's button is on screen before any scrolling, below fifteen cards' worth.
+    assert in_viewport(driver, ".submit-bar button")
     steps.take(driver, "ballot")
+    tap(driver, driver.find_element(By.CSS_SELECTOR, f"label[for='id_choices_{choice - 1}']"))
+    # Reading another entry's whole text on the ballot keeps the choice made.
+    summary = driver.find_element(By.XPATH, "(//details[@class='choice-more']/summary)[5]")
+    assert summary.text.split()[0] == "展开全文"  # then the entry's name, for screen readers
+    tap(driver, summary)
+    assert "淄川区探索开展村级“三集中三规范”工作法" in text(driver)
+    assert summary.text.split()[0] == "收起"
+    assert driver.find_element(By.ID, f"id_choices_{choice - 1}").is_selected()
+    assert in_viewport(driver, ".submit-bar button")  # still there, scrolled half-way down
     driver.find_element(By.XPATH, "//button[normalize-space()='提交选票']").click()
+
+    # Nothing is cast yet: the review, without JavaScript too.
+    assert shows(driver, "请确认您的选择")
+    assert Ballot.objects.count() == 0
+    steps.take(driver, "review")
+    driver.find_element(By.XPATH, "//button[normalize-space()='确认提交']").click()
     assert arrives(driver, f"{base}/vote/done/")
     assert shows(driver, "投票成功")
     steps.take(driver, "receipt")
@@ -218,8 +252,9 @@ def moderator(db):
 
 
 # The steps docs/voting.md shows, at 360 px.
-GUIDE_SHOTS = {"home": "home", "entry": "entry", "ballot": "ballot", "receipt": "receipt",
-                "results": "results"}  # fmt: skip
+GUIDE_SHOTS = {"home": "home", "entry": "entry", "verify-phone": "verify-phone",
+               "verify-code": "verify-code", "ballot": "ballot", "review": "review",
+               "receipt": "receipt", "results": "results"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -277,6 +312,89 @@ def test_a_citizen_reads_verifies_votes_and_sees_the_final_result(
             name = label.split("-", 1)[1]
             if name in GUIDE_SHOTS:
                 (Path(target) / f"{GUIDE_SHOTS[name]}-360.png").write_bytes(png)
+
+
+PHONE_360 = {"width": 360, "height": 740, "mobile": True}
+
+
+def is_a_page_of_the_site(driver):
+    """Not Chromium's own "Confirm Form Resubmission" page (ERR_CACHE_MISS), nor any error."""
+    source = driver.page_source
+    return "ERR_" not in source and "淄博市改革创新经验评选" in driver.title
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
+def test_a_citizen_resends_without_retyping_reviews_and_goes_back_without_resubmitting(
+    live_server, poll, open_browser, steps, settings, javascript
+):
+    settings.SMS_RESEND_SECONDS = 6  # the minute's wait, shortened
+    base = live_server.url
+    phone = open_browser(javascript=javascript, **PHONE_360)
+
+    # 投票 on an entry's page: that entry is ticked once the citizen is through.
+    phone.get(f"{base}/reforms/5/")
+    tap(phone, phone.find_element(By.LINK_TEXT, "投票给这项经验"))
+    assert arrives(phone, f"{base}/verify/?next=/vote/%3Fchoices%3D5")
+    phone.find_element(By.NAME, "phone").send_keys(PHONE)
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='获取验证码']"))
+    assert shows(phone, "验证码已发送至 1381234****")
+    assert phone.current_url == f"{base}/verify/?next=/vote/%3Fchoices%3D5"
+    assert phone.find_elements(By.NAME, "phone") == []  # nothing to retype, nothing shown whole
+    assert PHONE not in phone.page_source
+    resend = phone.find_element(By.XPATH, "//button[normalize-space()='重新获取验证码']")
+    if javascript:
+        # The wait counts down on the page (static/js/resend.js), the button waits with it.
+        assert not resend.is_enabled() and "秒后可重新获取验证码" in text(phone)
+        steps.take(phone, "code-step-countdown")
+        assert _wait(phone, lambda d: resend.is_enabled(), seconds=15)
+        assert "现在可以重新获取验证码，无需再次输入号码" in text(phone)
+    else:
+        # Too early, without JavaScript: a notice on the code step, not an error.
+        assert resend.is_enabled() and "秒后可重新获取验证码" in text(phone)
+        tap(phone, resend)
+        assert shows(phone, "验证码刚刚已发送，请查收短信")
+        notice = phone.find_element(By.CSS_SELECTOR, ".callout")
+        assert notice.get_attribute("role") == "status"
+        assert phone.find_elements(By.CSS_SELECTOR, ".error-summary, [aria-invalid]") == []
+        steps.take(phone, "code-step-notice")
+        resend_wait_passes(PHONE)  # the seconds pass
+
+    phone.find_element(By.NAME, "code").send_keys("000000" if last_code() != "000000" else "111111")
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='验证并继续']"))
+    assert shows(phone, "还可以再输入4次")
+    steps.take(phone, "code-step-wrong")
+    # After an error, the resend still needs no retyping (it once came back empty).
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='重新获取验证码']"))
+    assert shows(phone, "新的验证码已发送至 1381234****")
+    assert len(sms.outbox) == 2
+    phone.find_element(By.NAME, "code").send_keys(last_code())
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='验证并继续']"))
+    assert arrives(phone, f"{base}/vote/?choices=5")
+    assert phone.find_element(By.ID, "id_choices_4").is_selected()
+
+    # Back from the ballot, all the way to the entry: never Chromium's resubmission page,
+    # though an error and a resend lie on the way.
+    for step in range(8):
+        phone.back()
+        assert _wait(phone, is_a_page_of_the_site), (step, phone.current_url, phone.title)
+        if phone.current_url == f"{base}/reforms/5/":
+            break
+    assert phone.current_url == f"{base}/reforms/5/"
+    phone.get(f"{base}/vote/?choices=5")
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='提交选票']"))
+    assert shows(phone, "请确认您的选择")
+    assert "淄川区推行“三集中三规范”工作法，构建村级事务管理新模式" in text(phone)
+    tap(phone, phone.find_element(By.LINK_TEXT, "返回修改"))
+    assert arrives(phone, f"{base}/vote/?choices=5")
+    assert phone.find_element(By.ID, "id_choices_4").is_selected()
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='提交选票']"))
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='确认提交']"))
+    assert arrives(phone, f"{base}/vote/done/")
+    assert Ballot.objects.get().choices.get().reform.number == 5
+    # Back from the receipt: the review again (kept by the browser), not a resubmission.
+    phone.back()
+    assert _wait(phone, is_a_page_of_the_site), (phone.current_url, phone.title)
+    assert Ballot.objects.count() == 1
 
 
 def test_large_text_and_english_without_javascript(live_server, poll, open_browser, steps):
@@ -342,9 +460,22 @@ def test_admin_and_public_pages_work_under_the_content_security_policy(
         browser.quit()
 
 
-def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser, steps):
+# The office's contact and registrations, so that the footer and the notices show them too.
+OFFICE = {
+    "SITE_CONTACT_PHONE": "0533-3181234",
+    "SITE_CONTACT_EMAIL": "ggb@zibo.gov.cn",
+    "SITE_ICP_RECORD": "鲁ICP备05012345号",
+    "SITE_PUBLIC_SECURITY_RECORD": "鲁公网安备37030302000123号",
+    "SITE_GOV_ID": "3703000001",
+}
+
+
+def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser, steps, settings):
+    for name, value in OFFICE.items():
+        setattr(settings, name, value)
     base = live_server.url
-    browser = open_browser(width=360, height=740, mobile=True)
+    # axe-core runs as page JavaScript; the states only pages without it reach are made below.
+    browser = open_browser(**PHONE_360)
     found = {}
 
     def check(name):
@@ -356,44 +487,84 @@ def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser
         if violations:
             found[name] = violations
 
-    for path, name in [("/", "home"), ("/reforms/3/", "entry"), ("/results/", "results-open"),
-                       ("/en/", "home-english"), ("/no/such/page/", "404")]:  # fmt: skip
+    def press(label):
+        tap(browser, browser.find_element(By.XPATH, f"//button[normalize-space()='{label}']"))
+
+    for path, name in [("/", "home-and-rules"), ("/reforms/3/", "entry"),
+                       ("/results/", "results-open"), ("/privacy/", "privacy-notice"),
+                       ("/en/", "home-english"), ("/en/privacy/", "privacy-notice-english"),
+                       ("/no/such/page/", "404")]:  # fmt: skip
         browser.get(base + path)
         check(name)
 
     browser.get(f"{base}/verify/")
     check("verify-phone")
     browser.find_element(By.NAME, "phone").send_keys("12345")
-    browser.find_element(By.XPATH, "//button[normalize-space()='获取验证码']").click()
+    press("获取验证码")
     assert shows(browser, "请输入11位中国大陆手机号码")
     check("verify-phone-error")
     browser.find_element(By.NAME, "phone").clear()
     browser.find_element(By.NAME, "phone").send_keys(PHONE)
-    browser.find_element(By.XPATH, "//button[normalize-space()='获取验证码']").click()
+    press("获取验证码")
     assert shows(browser, "验证码已发送至")
-    check("verify-code")
+    check("verify-code")  # the countdown, and the button it holds back
+    # A tap too early, as without JavaScript (here the button waits for the countdown).
+    browser.execute_script("document.querySelector('[data-resend-button]').form.submit();")
+    assert shows(browser, "验证码刚刚已发送")
+    check("verify-code-resend-notice")
     browser.find_element(By.NAME, "code").send_keys("00000")
-    browser.find_element(By.XPATH, "//button[normalize-space()='验证并继续']").click()
+    press("验证并继续")
     assert shows(browser, "验证码是6位数字")
     check("verify-code-error")
     browser.find_element(By.NAME, "code").clear()  # it kept what was typed
+    browser.find_element(By.NAME, "code").send_keys(
+        "000000" if last_code() != "000000" else "1" * 6
+    )
+    press("验证并继续")
+    assert shows(browser, "还可以再输入4次")
+    check("verify-code-tries-left")
+    browser.find_element(By.NAME, "code").clear()
     browser.find_element(By.NAME, "code").send_keys(last_code())
-    browser.find_element(By.XPATH, "//button[normalize-space()='验证并继续']").click()
+    press("验证并继续")
     assert arrives(browser, f"{base}/vote/")
 
     check("ballot")
-    browser.find_element(By.XPATH, "//button[normalize-space()='提交选票']").click()
-    assert shows(browser, "请至少选择一项")
+    press("提交选票")
+    assert shows(browser, "请选择一项改革创新经验")
     check("ballot-error")
-    browser.find_element(By.CSS_SELECTOR, "label[for='id_choices_2']").click()
-    browser.find_element(By.XPATH, "//button[normalize-space()='提交选票']").click()
+    tap(browser, browser.find_element(By.CSS_SELECTOR, "label[for='id_choices_2']"))
+    tap(browser, browser.find_element(By.XPATH, "(//details[@class='choice-more']/summary)[3]"))
+    check("ballot-text-open")
+    press("提交选票")
+    assert shows(browser, "请确认您的选择")
+    check("review")
+    press("确认提交")
     assert shows(browser, "投票成功")
     check("receipt")
 
     poll.close()
+    browser.get(f"{base}/verify/")
+    check("verify-after-the-close")
     browser.get(f"{base}/results/")
-    check("results-final")
+    check("results-final")  # with the entries no one voted for in a list of their own
     browser.get(f"{base}/text-size/?size=large&next=/results/")
     check("results-large-text")
 
     assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
+
+
+def test_large_text_is_as_much_larger_as_the_guide_says(live_server, poll, open_browser):
+    """docs/voting.md gives the enlargement of 大字模式; the browser measures it."""
+    phone = open_browser(javascript=False, **PHONE_360)
+    sizes = {}
+    for size in ["normal", "large"]:
+        phone.get(f"{live_server.url}/text-size/?size={size}&next=/reforms/3/")
+        assert shows(phone, "责任单位")
+        body = phone.find_element(By.CSS_SELECTOR, ".reform .body p")
+        sizes[size] = float(body.value_of_css_property("font-size").removesuffix("px"))
+    percent = round((sizes["large"] / sizes["normal"] - 1) * 100)
+    guide = " ".join((settings.BASE_DIR / "docs" / "voting.md").read_text(encoding="utf-8").split())
+    stated = re.search(r"body text (\d+) → (\d+) px \(\+(\d+) %\)", guide)
+    assert stated, "docs/voting.md states the measured sizes"
+    assert [int(n) for n in stated.groups()] == [round(sizes["normal"]), round(sizes["large"]),
+                                                 percent]  # fmt: skip

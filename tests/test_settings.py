@@ -62,6 +62,9 @@ def test_debug_is_off_unless_asked_for():
         ({"DJANGO_SESSION_ENGINE": "files"}, "DJANGO_SESSION_ENGINE must be one of"),
         ({"DJANGO_CLIENT_IP_HEADER": "X Real IP"}, "DJANGO_CLIENT_IP_HEADER must be a header"),
         ({"DJANGO_ADMIN_PATH": "/admin"}, "DJANGO_ADMIN_PATH must look like"),
+        ({"PERSONAL_DATA_RETENTION_DAYS": "a month"}, "PERSONAL_DATA_RETENTION_DAYS must be a"),
+        ({"SITE_CONTACT_EMAIL": "ggb at zibo"}, "SITE_CONTACT_EMAIL must be an e-mail address"),
+        ({"SITE_PUBLIC_SECURITY_RECORD": "鲁公网安备"}, "SITE_PUBLIC_SECURITY_RECORD must hold"),
     ],
 )
 def test_refuses_a_value_it_cannot_read(env, message):
@@ -215,3 +218,19 @@ def test_refuses_a_rate_django_ratelimit_could_not_use(name, value):
     result = run_python("import django; django.setup()", **SECRET, **{name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+def test_the_office_and_the_retention_come_from_the_environment():
+    names = ["PERSONAL_DATA_RETENTION_DAYS", "SITE_CONTACT_PHONE", "SITE_ICP_RECORD"]
+    assert read_settings(*names, **SECRET) == {
+        "PERSONAL_DATA_RETENTION_DAYS": 30, "SITE_CONTACT_PHONE": "", "SITE_ICP_RECORD": ""
+    }  # fmt: skip
+    values = read_settings(
+        *names,
+        PERSONAL_DATA_RETENTION_DAYS="90",
+        SITE_CONTACT_PHONE="0533-3181234",
+        SITE_ICP_RECORD="鲁ICP备05012345号",
+        **SECRET,
+    )
+    assert values == {"PERSONAL_DATA_RETENTION_DAYS": 90, "SITE_CONTACT_PHONE": "0533-3181234",
+                      "SITE_ICP_RECORD": "鲁ICP备05012345号"}  # fmt: skip

@@ -553,6 +553,35 @@ def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser
     assert found == {}, json.dumps(found, ensure_ascii=False, indent=1)
 
 
+def test_several_errors_lead_to_their_fields_each_message_once(
+    live_server, poll, open_browser, steps
+):
+    poll.require_id_number = True
+    poll.save()
+    base = live_server.url
+    phone = open_browser(**PHONE_360)
+    phone.get(f"{base}/verify/")
+    phone.find_element(By.NAME, "phone").send_keys(PHONE)
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='获取验证码']"))
+    phone.find_element(By.NAME, "code").send_keys(last_code())
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='验证并继续']"))
+    assert arrives(phone, f"{base}/vote/")
+    phone.find_element(By.NAME, "id_number").send_keys("3703")
+    tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='提交选票']"))
+    assert shows(phone, "请更正以下问题后重新提交")
+    steps.take(phone, "ballot-two-errors")
+    links = phone.find_elements(By.CSS_SELECTOR, ".error-summary li a")
+    assert [link.get_attribute("href").split("#")[1] for link in links] == [
+        "id_choices", "id_id_number"]  # fmt: skip
+    # Each message once, beside its field; the box names the fields.
+    for message in ["请选择一项改革创新经验。", "请输入18位居民身份证号码"]:
+        assert text(phone).count(message) == 1
+    # A block, so that a message wrapped onto two lines keeps its bullet on the first one (an
+    # inline-block's baseline, where the bullet sits, is its last line).
+    assert {link.value_of_css_property("display") for link in links} == {"block"}
+    assert axe_violations(phone) == []
+
+
 def test_large_text_is_as_much_larger_as_the_guide_says(live_server, poll, open_browser):
     """docs/voting.md gives the enlargement of 大字模式; the browser measures it."""
     phone = open_browser(javascript=False, **PHONE_360)

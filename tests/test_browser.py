@@ -388,6 +388,7 @@ def test_a_citizen_resends_without_retyping_reviews_and_goes_back_without_resubm
     assert arrives(phone, f"{base}/vote/?choices=5")
     assert phone.find_element(By.ID, "id_choices_4").is_selected()
     tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='提交选票']"))
+    assert shows(phone, "请确认您的选择")
     tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='确认提交']"))
     assert arrives(phone, f"{base}/vote/done/")
     assert Ballot.objects.get().choices.get().reform.number == 5
@@ -563,6 +564,7 @@ def test_several_errors_lead_to_their_fields_each_message_once(
     phone.get(f"{base}/verify/")
     phone.find_element(By.NAME, "phone").send_keys(PHONE)
     tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='获取验证码']"))
+    assert shows(phone, "验证码已发送至")
     phone.find_element(By.NAME, "code").send_keys(last_code())
     tap(phone, phone.find_element(By.XPATH, "//button[normalize-space()='验证并继续']"))
     assert arrives(phone, f"{base}/vote/")

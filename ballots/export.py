@@ -5,21 +5,19 @@ Chinese Windows reads a CSV without one as GBK and shows the titles as mojibake.
 """
 
 import csv
-from itertools import groupby
-from operator import itemgetter
 
 from django.utils import timezone
 
-from .models import Choice, VoidReason
+from .models import Ballot, VoidReason
 from .tally import recount
 
 BOM = "\ufeff"
 TALLY_HEADER = ["序号", "标题", "单位", "票数", "占比", "名次"]
 BALLOTS_HEADER = [
-    "回执编号",
+    "选票编号",
     "投票时间（北京时间）",
-    "所选经验序号",
     "状态",
+    "作废批次",
     "作废原因",
     "作废时间",
 ]
@@ -85,7 +83,9 @@ def tally_lines(poll, moment):
 
 
 def ballot_lines(poll, moment):
-    """Every ballot of the poll for audit: receipt, time, choices, status. No personal data.
+    """Every ballot of the poll for audit: its number, time, status and voiding. No choices and
+    no receipt: with the time beside them they would tell staff who voted how (P5); the choices
+    are in the public record, where nothing links them to a time. No personal data either.
 
     Streams from the database in chunks (a server-side cursor on PostgreSQL), so memory stays
     flat however many ballots there are.
@@ -93,30 +93,20 @@ def ballot_lines(poll, moment):
     reasons = dict(VoidReason.choices)
     yield BOM
     yield from _lines([BALLOTS_HEADER])
-    choices = (
-        Choice.objects.filter(ballot__poll=poll)
-        .order_by("ballot_id", "reform__number")
-        .values_list(
-            "ballot_id",
-            "ballot__receipt",
-            "ballot__cast_at",
-            "ballot__voided_at",
-            "ballot__void_reason",
-            "reform__number",
-        )
+    ballots = (
+        Ballot.objects.filter(poll=poll)
+        .order_by("pk")
+        .values_list("pk", "cast_at", "voided_at", "void_reason", "voiding_id")
         .iterator(chunk_size=5000)
     )
-    # One row a ballot: its choices come one after another (ordered by ballot).
-    for (_, receipt, cast_at, voided_at, reason), rows in groupby(
-        choices, itemgetter(0, 1, 2, 3, 4)
-    ):
+    for number, cast_at, voided_at, reason, voiding in ballots:
         yield from _lines(
             [
                 [
-                    receipt,
+                    number,
                     _beijing(cast_at),
-                    ";".join(str(row[5]) for row in rows),
                     "已作废" if voided_at else "有效",
+                    voiding or "",
                     str(reasons.get(reason, "")),
                     _beijing(voided_at) if voided_at else "",
                 ]

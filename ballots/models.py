@@ -1,3 +1,4 @@
+import logging
 import secrets
 from collections import Counter
 from functools import partial
@@ -14,6 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from reforms.models import Reform
 
 from . import signals
+
+logger = logging.getLogger(__name__)
 
 
 class PollNotOpen(Exception):
@@ -37,10 +40,28 @@ class InvalidChoices(Exception):
     """The numbers chosen are not 1 … max_choices distinct published entries of the poll."""
 
 
+class PollNotClosed(Exception):
+    """A result can be certified only once voting has ended."""
+
+    def __init__(self, poll):
+        super().__init__(f"poll {poll.slug} is {poll.status}, not closed")
+        self.poll = poll
+
+
+class PollCertified(Exception):
+    """The poll's result is certified (最终结果): nothing may change its counts any more."""
+
+    def __init__(self, poll):
+        super().__init__(f"poll {poll.slug} was certified at {poll.certified_at}")
+        self.poll = poll
+
+
 class PollStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("未开始")
     OPEN = "open", _("投票中")
-    CLOSED = "closed", _("已结束")
+    # Voting has ended; the result is 初步结果 during the 公示期, until staff certify it.
+    CLOSED = "closed", _("公示中")
+    CERTIFIED = "certified", _("已确认")
 
 
 class PollQuerySet(models.QuerySet):
@@ -182,6 +203,25 @@ class Poll(models.Model):
         editable=False,
         related_name="+",
     )
+    publicity_ends_at = models.DateTimeField(
+        _("公示期截止时间"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "北京时间。投票结束后，结果在公示期内为初步结果，公示期满后由工作人员确认最终结果。"
+        ),
+    )
+    certified_at = models.DateTimeField(_("结果确认时间"), null=True, blank=True, editable=False)
+    certified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("结果确认人"),
+        # As with closed_by: who certified a result is part of its public record.
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     objects = PollQuerySet.as_manager()
 
@@ -205,20 +245,26 @@ class Poll(models.Model):
                 condition=Q(closed_by__isnull=True) | Q(closed_at__isnull=False),
                 name="ballots_poll_closed_by_only_when_closed",
             ),
+            models.CheckConstraint(
+                condition=Q(certified_by__isnull=True) | Q(certified_at__isnull=False),
+                name="ballots_poll_certified_by_only_when_certified",
+            ),
         ]
         permissions = [
             ("close_poll", _("可以结束投票")),
             ("export_tally", _("可以导出计票结果")),
+            ("certify_poll", _("可以确认最终结果")),
         ]
 
     def __str__(self):
         return self.title
 
-    # Changed only by the poll's own transactions, under its row lock (close). A plain save() of
-    # a copy loaded earlier, such as the admin's, must not write its stale values back: it would
-    # reopen a closed poll. So save() leaves them out, and refuses a copy on which they were
-    # changed. (The counts are not columns of the poll at all: see ballot_count below.)
-    GUARDED_FIELDS = frozenset({"closed_at", "closed_by"})
+    # Changed only by the poll's own transactions, under its row lock (close, certify). A plain
+    # save() of a copy loaded earlier, such as the admin's, must not write its stale values back:
+    # it would reopen a closed poll or undo a certification. So save() leaves them out, and
+    # refuses a copy on which they were changed. (The counts are not columns of the poll at
+    # all: see ballot_count below.)
+    GUARDED_FIELDS = frozenset({"closed_at", "closed_by", "certified_at", "certified_by"})
 
     def save(self, *args, update_fields=None, **kwargs):
         if update_fields is None and not self._state.adding:
@@ -231,7 +277,7 @@ class Poll(models.Model):
             if changed:
                 raise ValueError(
                     f"Poll.save() does not write {', '.join(changed)}: they change only under "
-                    "the poll's row lock (close)."
+                    "the poll's row lock (close, certify)."
                 )
             update_fields = [
                 field.name
@@ -275,6 +321,8 @@ class Poll(models.Model):
         }
 
     def status_at(self, now):
+        if self.certified_at is not None:
+            return PollStatus.CERTIFIED
         if self.closed_at is not None or (self.closes_at is not None and now >= self.closes_at):
             return PollStatus.CLOSED
         if now < self.opens_at:
@@ -311,6 +359,15 @@ class Poll(models.Model):
         return self.ballot_totals[1]
 
     @property
+    def has_ended(self):
+        """Voting is over: the result is public (初步结果 or 最终结果)."""
+        return self.status in (PollStatus.CLOSED, PollStatus.CERTIFIED)
+
+    @property
+    def is_certified(self):
+        return self.certified_at is not None
+
+    @property
     def counted_ballots(self):
         return self.ballot_count - self.voided_count
 
@@ -332,10 +389,72 @@ class Poll(models.Model):
                 locked.closed_at = timezone.now()
                 locked.closed_by = by
                 locked.save(update_fields=["closed_at", "closed_by"])
+            if closed_now:
+                logger.info("Poll %s closed by %s", self.slug, by or "the command line")
+                transaction.on_commit(partial(signals.poll_closed.send, sender=Poll, poll=locked))
         self.closed_at, self.closed_by_id = locked.closed_at, locked.closed_by_id
         self._remember_guarded(["closed_at", "closed_by"])
         self.__dict__.pop("status", None)
         return closed_now
+
+    def certify(self, by=None):
+        """Make the result final (确认最终结果). Returns False if it was already certified.
+
+        Raises PollNotClosed while voting is still open (or has not started). From then on
+        nothing changes the counts: a voiding is refused (BallotQuerySet.void).
+        """
+        with transaction.atomic():
+            # FOR UPDATE (after the ballots in progress), as close() and voiding take it: a
+            # voiding in progress commits before the certification and is counted in it, and
+            # any voiding after finds it certified. The time is read under the lock, so the
+            # certification follows the close.
+            locked = Poll.objects.select_for_change().get(pk=self.pk)
+            now = timezone.now()
+            if locked.certified_at is not None:
+                certified_now = False
+            elif locked.status_at(now) != PollStatus.CLOSED:
+                raise PollNotClosed(locked)
+            else:
+                certified_now = True
+                locked.certified_at = now
+                locked.certified_by = by
+                locked.save(update_fields=["certified_at", "certified_by"])
+                logger.warning(
+                    "Poll %s certified (最终结果) by %s", self.slug, by or "the command line"
+                )
+                transaction.on_commit(
+                    partial(signals.poll_certified.send, sender=Poll, poll=locked)
+                )
+        self.certified_at, self.certified_by_id = locked.certified_at, locked.certified_by_id
+        self._remember_guarded(["certified_at", "certified_by"])
+        self.__dict__.pop("status", None)
+        return certified_now
+
+    def settled_marks(self):
+        """(last ballot id, last voiding id, ended_at, certified_at), all committed for good.
+
+        For the public record, which appends in batches: every ballot or voiding of this poll
+        with an id up to these is committed, and any later one gets a higher id. Ballots and
+        voidings take their ids while they hold the poll's row lock (ballots share it);
+        select_for_change() waits for every one in progress and holds off new ones for the few
+        milliseconds of two index lookups.
+        """
+        with transaction.atomic():
+            locked = Poll.objects.select_for_change().get(pk=self.pk)
+            last_ballot = (
+                Ballot.objects.filter(poll=locked).order_by("-pk").values_list("pk", flat=True)
+            ).first()
+            last_voiding = (
+                Voiding.objects.filter(poll=locked).order_by("-pk").values_list("pk", flat=True)
+            ).first()
+            status = locked.status_at(timezone.now())
+            ended = status in (PollStatus.CLOSED, PollStatus.CERTIFIED)
+        return (
+            last_ballot or 0,
+            last_voiding or 0,
+            locked.ended_at if ended else None,
+            locked.certified_at,
+        )
 
     def reset_counts(self):
         """Set the running counts from a recount, under the poll's lock (no vote moves them
@@ -450,6 +569,38 @@ class VoidReason(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+class Voiding(models.Model):
+    """One voiding: ballots of one poll taken out of the tally together, by whom, when and why.
+
+    Public in its outline (when, how many, the reason's category: the results page and the
+    public record show it); the note is for staff. Issue 14 adds the cluster's description.
+    """
+
+    poll = models.ForeignKey(
+        Poll, verbose_name=_("投票活动"), on_delete=models.PROTECT, related_name="voidings"
+    )
+    at = models.DateTimeField(_("作废时间"), default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("作废操作人"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.CharField(_("作废原因"), max_length=32, choices=VoidReason.choices)
+    note = models.TextField(_("作废说明"), blank=True)
+    count = models.PositiveIntegerField(_("作废张数"))
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("作废记录")
+        verbose_name_plural = _("作废记录")
+
+    def __str__(self):
+        return _("第%(number)d批作废") % {"number": self.pk}
+
+
 class BallotQuerySet(models.QuerySet):
     def counted(self):
         return self.filter(voided_at__isnull=True)
@@ -459,7 +610,8 @@ class BallotQuerySet(models.QuerySet):
 
         Ballots already voided are left as they are. Returns the ids of the ballots voided.
         One transaction a poll, however many ballots: a stuffing wave is voided in a few
-        statements, not a few per ballot.
+        statements, not a few per ballot, and is one Voiding (one batch) per poll.
+        Raises PollCertified, changing nothing, if a poll's result is already certified.
         """
         now = timezone.now()
         voided = []
@@ -467,12 +619,18 @@ class BallotQuerySet(models.QuerySet):
         with transaction.atomic():
             # The polls' locks first, FOR UPDATE (once the ballots in progress have committed),
             # in one order: under the lock no ballot of the poll changes between the counting
-            # and the update below.
+            # and the update below. It also orders a voiding against certify(): after a
+            # certification nothing is voided.
             for poll in Poll.objects.select_for_change().filter(pk__in=list(polls)).order_by("pk"):
+                if poll.certified_at is not None:
+                    raise PollCertified(poll)
                 targets = self.filter(poll=poll, voided_at__isnull=True).order_by()
                 ids = list(targets.values_list("pk", flat=True))
                 if not ids:
                     continue
+                voiding = Voiding.objects.create(
+                    poll=poll, at=now, by=by, reason=reason, note=note, count=len(ids)
+                )
                 # Taken from the shard each ballot was counted in (cast_ballot()).
                 lost = (
                     Choice.objects.filter(ballot__in=targets)
@@ -485,11 +643,17 @@ class BallotQuerySet(models.QuerySet):
                 voided_here = Counter(shard_of(pk) for pk in ids)
                 BallotCount.add(poll, {shard: (0, n) for shard, n in voided_here.items()})
                 Ballot.objects.filter(pk__in=targets.values("pk")).update(
-                    voided_at=now, voided_by=by, void_reason=reason, void_note=note
+                    voided_at=now, voided_by=by, void_reason=reason, void_note=note, voiding=voiding
                 )
                 voided += ids
                 transaction.on_commit(
-                    partial(signals.ballots_voided.send, sender=Poll, poll=poll, ballot_ids=ids)
+                    partial(
+                        signals.ballots_voided.send,
+                        sender=Poll,
+                        poll=poll,
+                        ballot_ids=ids,
+                        voiding=voiding,
+                    )
                 )
         return voided
 
@@ -528,6 +692,16 @@ class Ballot(models.Model):
         _("作废原因"), max_length=32, choices=VoidReason.choices, blank=True
     )
     void_note = models.TextField(_("作废说明"), blank=True)
+    # The batch it was voided in. The fields above repeat the batch's time, staff member and
+    # reason on each ballot: the tally, the filters and the running counts read them per ballot.
+    voiding = models.ForeignKey(
+        Voiding,
+        verbose_name=_("作废批次"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ballots",
+    )
 
     objects = BallotQuerySet.as_manager()
 
@@ -559,7 +733,9 @@ class Ballot(models.Model):
         permissions = [("void_ballot", _("可以作废选票"))]
 
     def __str__(self):
-        return self.receipt
+        # Not the receipt: staff pages and the admin log name ballots, and a receipt next to a
+        # masked phone would lead to that citizen's choices in the public record (P5).
+        return _("选票 #%(id)s") % {"id": self.pk}
 
     def void(self, *, by, reason, note=""):
         """Take this ballot out of the tally, for good, with who, when and why.

@@ -385,10 +385,11 @@ def results(request):
     context = {"poll": poll}
     if poll is not None:
         status = poll.status
-        visible = status == PollStatus.CLOSED or (
-            status == PollStatus.OPEN and poll.results_visible_while_open
-        )
+        visible = poll.has_ended or (status == PollStatus.OPEN and poll.results_visible_while_open)
         context["result"] = tally(poll) if visible else None
         if status == PollStatus.OPEN:
             context["time_left"] = _time_left(poll, timezone.now())
+        if poll.has_ended:
+            # Each change to the result after the close, in public (P4): when, how many, why.
+            context["later_voidings"] = poll.voidings.filter(at__gte=poll.ended_at)
     return render(request, "ballots/results.html", context)

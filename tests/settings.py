@@ -10,6 +10,8 @@ import tempfile
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-key-" + "x" * 40)
 os.environ.setdefault("CITIZEN_HASH_KEY", "tests-only-citizen-hash-key-" + "y" * 20)
 os.environ.setdefault("SMS_BACKEND", "locmem")
+# A key of the tests' own (never a real one: it is in the repository).
+os.environ.setdefault("RECORD_SIGNING_KEY", "TVF5yjVDTZ6Pj9Ar5w7E3Qmd07xvH1uVKyDXiBxnH3A=")
 # Each run gets its own embedded cache, so counters left by an earlier run cannot leak in.
 os.environ.setdefault("DJANGO_CACHE_DIR", tempfile.mkdtemp(prefix="zibo-vote-test-cache-"))
 

@@ -1,4 +1,5 @@
-"""The reform office reviews ballots in admin: read-only, found by receipt, voided with a reason."""
+"""The reform office reviews ballots in admin: read-only, without choices or receipts (P5),
+voided with a reason."""
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -28,28 +29,42 @@ def test_nobody_adds_changes_or_deletes_a_ballot(admin_client, poll):
     assert "delete_selected" not in text(admin_client.get("/admin/ballots/ballot/"))
 
 
-def test_ballot_list_shows_masked_phone_network_and_receipt(moderator, citizen, poll):
+def test_ballot_pages_show_masked_phone_and_network_but_no_receipt_or_choices(
+    moderator, citizen, poll
+):
     citizen.post("/vote/", {"choices": "3", "confirm": "1"})
     ballot = Ballot.objects.get()
-    html = text(moderator.get("/admin/ballots/ballot/"))
-    assert "1381234****" in html
-    assert "127.0.0.0/24" in html
-    assert ballot.receipt in html
-    assert "13812345678" not in html
+    for page in ("/admin/ballots/ballot/", f"/admin/ballots/ballot/{ballot.pk}/change/"):
+        html = text(moderator.get(page))
+        assert "1381234****" in html
+        assert "127.0.0.0/24" in html
+        assert f"选票 #{ballot.pk}" in html
+        assert "13812345678" not in html
+        # P5: the receipt leads to the choices in the public record; neither is shown here.
+        assert ballot.receipt not in html and ballot.receipt_display not in html
+        assert "张店区“四位一体”" not in html and "所选经验" not in html
 
 
-def test_ballots_can_be_found_by_receipt_and_filtered(moderator, poll, admin_user):
+def test_ballots_cannot_be_searched_by_receipt(moderator, poll):
+    [ballot] = cast(poll, [1])
+    html = text(moderator.get("/admin/ballots/ballot/", {"q": ballot.receipt}))
+    assert 'name="q"' not in html  # no search box at all
+
+
+def row(ballot):
+    return f'href="/admin/ballots/ballot/{ballot.pk}/change/'
+
+
+def test_ballots_can_be_filtered(moderator, poll, admin_user):
     first, second = cast(poll, [1], [2])
     second.void(by=admin_user, reason=VoidReason.STUFFING)
-    found = text(moderator.get("/admin/ballots/ballot/", {"q": first.receipt_display.lower()}))
-    assert first.receipt in found and second.receipt not in found
     voided = text(moderator.get("/admin/ballots/ballot/", {"status": "voided"}))
-    assert second.receipt in voided and first.receipt not in voided
+    assert row(second) in voided and row(first) not in voided
     hour = timezone.localtime(first.cast_at).hour
     this_hour = text(moderator.get("/admin/ballots/ballot/", {"hour": str(hour)}))
-    assert first.receipt in this_hour
+    assert row(first) in this_hour
     other = text(moderator.get("/admin/ballots/ballot/", {"hour": str((hour + 1) % 24)}))
-    assert first.receipt not in other
+    assert row(first) not in other
     assert moderator.get("/admin/ballots/ballot/", {"hour": "x"}).status_code == 200
     assert "03:00–03:59" in this_hour
 
@@ -84,7 +99,9 @@ def test_voiding_asks_for_a_reason_and_records_it(moderator, poll):
     log = LogEntry.objects.get(object_id=str(first.pk))
     assert "刷票" in log.change_message and "同一网段集中投票" in log.change_message
     listing = text(moderator.get("/admin/ballots/ballot/"))
-    assert first.receipt in listing and "已作废" in listing  # still visible
+    assert row(first) in listing and "已作废" in listing  # still visible
+    second.refresh_from_db()
+    assert first.voiding.count == 2 and second.voiding == first.voiding
 
     tally = text(moderator.get(f"/admin/ballots/poll/{poll.pk}/change/"))
     assert "有效1张，已作废2张" in tally
@@ -125,7 +142,7 @@ def test_seeing_ballots_is_not_voiding_them(make_staff, poll):
     viewer.user.user_permissions.add(Permission.objects.get(codename="view_ballot"))
     [ballot] = cast(poll, [3])
     listing = text(viewer.get("/admin/ballots/ballot/"))
-    assert ballot.receipt in listing and "void_ballots" not in listing
+    assert row(ballot) in listing and "void_ballots" not in listing
     void(viewer, [ballot], apply="1", reason="stuffing", note="x")
     ballot.refresh_from_db()
     assert not ballot.is_voided

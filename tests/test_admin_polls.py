@@ -45,7 +45,7 @@ def test_closing_from_admin_asks_first_and_refuses_later_ballots(moderator, poll
     assert LogEntry.objects.filter(change_message="结束投票", object_id=str(poll.pk)).exists()
     with pytest.raises(PollNotOpen):
         cast(poll, [1])
-    assert "已结束" in text(client.get("/"))
+    assert "公示中" in text(client.get("/"))
 
 
 def test_close_action_leads_to_the_confirmation(moderator, poll):

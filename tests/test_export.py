@@ -153,21 +153,19 @@ def test_ballot_audit_lists_every_ballot_without_personal_data(
     response, data = download(admin_client, poll, "ballots")
     assert "reform-experiences-ballots-20261127-153005.csv" in response["Content-Disposition"]
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert table[0] == [
-        "回执编号",
-        "投票时间（北京时间）",
-        "所选经验序号",
-        "状态",
-        "作废原因",
-        "作废时间",
-    ]
+    assert table[0] == ["选票编号", "投票时间（北京时间）", "状态", "作废批次", "作废原因", "作废时间"]
     rows = {row[0]: row for row in table[1:]}
     assert len(rows) == 3
-    assert rows[multi.receipt][2:4] == ["1;8;15", "有效"]
-    assert rows[voided.receipt][2:5] == ["2", "已作废", "测试数据"]
+    assert rows[str(multi.pk)][2:5] == ["有效", "", ""]
+    voided.refresh_from_db()
+    assert rows[str(voided.pk)][2:5] == ["已作废", str(voided.voiding_id), "测试数据"]
     text = data.decode("utf-8")
     for personal in ("1381234****", "13812345678", "127.0.0", multi.citizen_hash):
         assert personal not in text
+    # P5: no choices and no receipts beside the times (the choices are in the public record).
+    for ballot in (multi, voided):
+        assert ballot.receipt not in text
+    assert "1;8;15" not in text and "所选" not in text
 
     audit_file = io.StringIO()
     call_command("export_tally", "--ballots", stdout=audit_file)

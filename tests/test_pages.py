@@ -54,7 +54,7 @@ def test_home_says_when_a_scheduled_poll_opens(client, poll):
 def test_home_says_when_voting_ended(client, poll):
     poll.close()
     html = text(client.get("/"))
-    assert "已结束" in html
+    assert "公示中" in html
     assert "投票已于" in html
 
 

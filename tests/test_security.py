@@ -10,6 +10,8 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
+from record.signing import generate_signing_key
+
 pytestmark = pytest.mark.django_db
 
 ENV_TEMPLATE = settings.BASE_DIR / "deploy" / "zibo-vote.env.example"
@@ -22,6 +24,7 @@ def production_env():
         if line and not line.startswith("#"):
             name, value = line.split("=", 1)
             env[name] = secrets.token_urlsafe(50) if value.startswith("change-me") else value
+    env["RECORD_SIGNING_KEY"] = generate_signing_key()  # its own form: 32 bytes in base64
     return env
 
 

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "reforms",
     "verification",
     "ballots",
+    "record",
 ]
 
 MIDDLEWARE = [
@@ -307,7 +308,17 @@ RATE_LIMITS = {
     ),
     "vote_per_ip": env_rate("RATE_VOTE_PER_IP", "1000/h"),
     "vote_per_citizen": env_rate("RATE_VOTE_PER_CITIZEN", "10/10m"),
+    # Receipt look-ups on /receipt/ from one address (a campus or a family behind one NAT).
+    "receipt_per_ip": env_rate("RATE_RECEIPT_PER_IP", "120/h"),
 }
+
+# --- The public record ------------------------------------------------------------------------
+
+# The Ed25519 key that signs the record's checkpoints and closing packages: the standard base64
+# of its 32 raw bytes (`python -m record.signing generate`; `make run` generates one into var/).
+# From the environment only, never the database; the same on every app server and unchanged
+# during a poll. Read when a checkpoint is signed; `check --deploy` refuses a missing or weak one.
+RECORD_SIGNING_KEY = env_str("RECORD_SIGNING_KEY")
 
 if not REDIS_URL:
     SILENCED_SYSTEM_CHECKS = [
@@ -481,5 +492,6 @@ LOGGING = {
         "reforms": {"level": "INFO"},
         "ballots": {"level": "INFO"},
         "verification": {"level": "INFO"},
+        "record": {"level": "INFO"},
     },
 }

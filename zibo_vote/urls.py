@@ -23,5 +23,6 @@ urlpatterns = [
 urlpatterns += i18n_patterns(
     path("", include("ballots.urls")),
     path("reforms/", include("reforms.urls")),
+    path("", include("record.urls")),
     prefix_default_language=False,
 )

@@ -1,4 +1,5 @@
-"""The poll's page: rules, status and tally; closing and exporting, each on a page of its own."""
+"""The poll's page: rules, status and tally; closing, certifying and exporting, each on a page of
+its own."""
 
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import export
-from ..models import Poll, PollStatus
+from ..models import Poll, PollNotClosed, PollStatus
 from ..tally import audit
 
 
@@ -32,6 +33,7 @@ class PollAdminForm(forms.ModelForm):
             "require_id_number",
             "id_region_prefixes",
             "results_visible_while_open",
+            "publicity_ends_at",
         ]
 
     # A closing time must leave citizens this long, so that setting one is a schedule, never a
@@ -57,6 +59,14 @@ class PollAdminForm(forms.ModelForm):
                     "“结束投票”按钮。"
                 ),
             )
+        publicity_ends_at = cleaned.get("publicity_ends_at")
+        if publicity_ends_at is not None:
+            if not 2000 <= publicity_ends_at.year <= 2100:
+                self.add_error("publicity_ends_at", _("请填写2000年至2100年之间的时间。"))
+            ended = self.instance.ended_at if self.instance.pk else None
+            closes_at = cleaned.get("closes_at") or ended
+            if closes_at is not None and publicity_ends_at <= closes_at:
+                self.add_error("publicity_ends_at", _("公示期截止时间必须晚于投票截止时间。"))
         reforms = cleaned.get("reforms")
         max_choices = cleaned.get("max_choices")
         if reforms is not None and max_choices and max_choices > len(reforms):
@@ -85,7 +95,7 @@ class PollAdmin(admin.ModelAdmin):
     actions = ["close_selected"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "intro", "reforms"]}),
-        (_("时间"), {"fields": ["opens_at", "closes_at"]}),
+        (_("时间"), {"fields": ["opens_at", "closes_at", "publicity_ends_at"]}),
         (
             _("规则"),
             {
@@ -97,7 +107,19 @@ class PollAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        (_("状态"), {"fields": ["status_display", "ballot_counts", "closed_at", "closed_by"]}),
+        (
+            _("状态"),
+            {
+                "fields": [
+                    "status_display",
+                    "ballot_counts",
+                    "closed_at",
+                    "closed_by",
+                    "certified_at",
+                    "certified_by",
+                ]
+            },
+        ),
         (_("计票"), {"fields": ["tally_table"]}),
     ]
 
@@ -105,7 +127,15 @@ class PollAdmin(admin.ModelAdmin):
         return super().get_queryset(request).with_counts()  # the list's counts in its query
 
     def get_readonly_fields(self, request, obj=None):
-        fields = ["status_display", "ballot_counts", "closed_at", "closed_by", "tally_table"]
+        fields = [
+            "status_display",
+            "ballot_counts",
+            "closed_at",
+            "closed_by",
+            "certified_at",
+            "certified_by",
+            "tally_table",
+        ]
         if obj is not None and obj.status != PollStatus.SCHEDULED:
             # Once citizens are voting, the rules they vote under stay as they were.
             fields += [
@@ -116,9 +146,12 @@ class PollAdmin(admin.ModelAdmin):
                 "require_id_number",
                 "id_region_prefixes",
             ]
-        if obj is not None and obj.status == PollStatus.CLOSED:
+        if obj is not None and obj.has_ended:
             # Closing is final: no new closing time can reopen the poll.
             fields += ["closes_at", "results_visible_while_open"]
+        if obj is not None and obj.is_certified:
+            # The 公示期 is over once the result is certified.
+            fields += ["publicity_ends_at"]
         return fields
 
     def get_fieldsets(self, request, obj=None):
@@ -161,12 +194,20 @@ class PollAdmin(admin.ModelAdmin):
     def has_export_permission(self, request, obj=None):
         return request.user.has_perm("ballots.export_tally")
 
+    def has_certify_permission(self, request, obj=None):
+        return request.user.has_perm("ballots.certify_poll")
+
     def get_urls(self):
         own = [
             path(
                 "<int:object_id>/close/",
                 self.admin_site.admin_view(self.close_view),
                 name="ballots_poll_close",
+            ),
+            path(
+                "<int:object_id>/certify/",
+                self.admin_site.admin_view(self.certify_view),
+                name="ballots_poll_certify",
             ),
             path(
                 "<int:object_id>/export/tally.csv",
@@ -184,6 +225,7 @@ class PollAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, *args, **kwargs):
         context["can_close"] = self.has_close_permission(request)
         context["can_export"] = self.has_export_permission(request)
+        context["can_certify"] = self.has_certify_permission(request)
         return super().render_change_form(request, context, *args, **kwargs)
 
     def _poll_or_403(self, request, object_id, allowed):
@@ -209,6 +251,40 @@ class PollAdmin(admin.ModelAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/ballots/poll/close_confirmation.html", context)
+
+    def certify_view(self, request, object_id):
+        poll = self._poll_or_403(request, object_id, self.has_certify_permission)
+        change_url = reverse("admin:ballots_poll_change", args=[poll.pk])
+        if request.method == "POST":
+            try:
+                certified_now = poll.certify(by=request.user)
+            except PollNotClosed:
+                self.message_user(request, _("投票尚未结束，不能确认最终结果。"), messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            if certified_now:
+                self.log_change(request, poll, _("确认最终结果"))
+                self.message_user(
+                    request, _("最终结果已确认并写入公开记录，此后计票结果不再变动。")
+                )
+            else:
+                self.message_user(
+                    request, _("该投票的最终结果此前已经确认，未作改动。"), messages.WARNING
+                )
+            return HttpResponseRedirect(change_url)
+        ends = poll.publicity_ends_at
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("确认最终结果"),
+            "opts": self.opts,
+            "poll": poll,
+            "change_url": change_url,
+            "result": audit(poll)[0] if poll.has_ended else None,
+            "publicity_running": ends is not None and timezone.now() < ends,
+            "later_voidings": (
+                poll.voidings.filter(at__gte=poll.ended_at) if poll.has_ended else []
+            ),
+        }
+        return TemplateResponse(request, "admin/ballots/poll/certify_confirmation.html", context)
 
     def _export(self, request, object_id, lines, kind, message):
         poll = self._poll_or_403(request, object_id, self.has_export_permission)

@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ballots.management.polls import poll_named
+from record.closing import NotCertified, write_closing_package
+
+
+class Command(BaseCommand):
+    help = (
+        "Write a certified poll's closing package (zip) to FILE, built afresh from the "
+        "database: the log, the checkpoints, the official tally, result.pdf, the key and "
+        "verify_record.py. The same data gives the same bytes as the package /record/ offers."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="the poll's slug, e.g. reform-experiences")
+        parser.add_argument("--output", metavar="FILE", required=True)
+
+    def handle(self, *args, slug, output, **options):
+        poll = poll_named(slug)
+        try:
+            summary = write_closing_package(poll, output)
+        except NotCertified:
+            raise CommandError(
+                f"{slug} is {poll.status}: the closing package is made once its result is "
+                "certified (manage.py certify_poll) and in the record."
+            ) from None
+        self.stdout.write(
+            f"Wrote {output}: {summary.entries} entries, {summary.checkpoints} checkpoints."
+        )

@@ -16,13 +16,19 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 var/secret_key var/citizen_hash_key:
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
+# The record's signing key (docs/record.md, Keys): 32 random bytes in base64, made by the code
+# that reads it.
+var/record_signing_key: | $(VENV)/.installed
+	mkdir -p var && umask 077 && $(BIN)/python -m record.signing generate > $@
+
 # Compiled in the build from the .po files in the repository, never by hand.
 translations: $(VENV)/.installed
 	DJANGO_DEBUG=1 $(BIN)/python manage.py compile_translations --verbosity 0
 
-run: $(VENV)/.installed var/secret_key var/citizen_hash_key translations
+run: $(VENV)/.installed var/secret_key var/citizen_hash_key var/record_signing_key translations
 	export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)}" && \
 	export CITIZEN_HASH_KEY="$${CITIZEN_HASH_KEY:-$$(cat var/citizen_hash_key)}" && \
+	export RECORD_SIGNING_KEY="$${RECORD_SIGNING_KEY:-$$(cat var/record_signing_key)}" && \
 	$(BIN)/python manage.py migrate --noinput && \
 	$(BIN)/python manage.py load_initial_data && \
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \

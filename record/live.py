@@ -42,10 +42,13 @@ def _checkpoints(log, slug):
 def _lines(log):
     """The entries in log order; a missing index (a row deleted in SQL) ends the log there."""
     rows = log.entries.order_by("index").values_list("index", "data").iterator(chunk_size=20_000)
-    for expected, (index, data) in enumerate(rows):
-        if index != expected:
-            return
-        yield bytes(data)
+    try:
+        for expected, (index, data) in enumerate(rows):
+            if index != expected:
+                return
+            yield bytes(data)
+    finally:
+        rows.close()  # the database cursor, at once, even when a check stops half-way
 
 
 def _database_entries(poll, log):
@@ -128,7 +131,11 @@ def verify_live(poll, report):
     document = poll_document(
         poll_facts(poll), tally_exported_at=timezone.now(), tally_status=str(poll.status_label)
     )
-    result = verify_log(document, _lines(log), checkpoints, public_key, report)
+    lines = _lines(log)
+    try:
+        result = verify_log(document, lines, checkpoints, public_key, report)
+    finally:
+        lines.close()
     last = checkpoints[-1]
     if log.size != last["size"] or tree(log).root(last["size"]).hex() != last["root"]:
         zh, en = _checkpoint_name(len(checkpoints), last)

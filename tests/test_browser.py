@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from ballots.models import Ballot
+from record.publish import publish_checkpoint
 from verification import sms
 
 from .conftest import resend_wait_passes
@@ -299,7 +300,7 @@ def test_a_citizen_reads_verifies_votes_and_sees_the_final_result(
     close_in_admin(staff, base, poll)
 
     citizen.get(f"{base}/results/")
-    assert "最终结果" in text(citizen)
+    assert "初步结果" in text(citizen)
     first = citizen.find_element(By.CSS_SELECTOR, "li.result")
     assert "第1名" in first.text and "张店区“四位一体”创新推进社会治理" in first.text
     assert "1票，占100.00%" in first.text
@@ -449,7 +450,8 @@ def test_admin_and_public_pages_work_under_the_content_security_policy(
         for path in ["/admin/", f"/admin/ballots/poll/{poll.pk}/change/", "/admin/ballots/ballot/",
                      "/admin/reforms/reform/", "/admin/reforms/reform/3/change/",
                      "/admin/reforms/reform/3/history/", f"/admin/ballots/poll/{poll.pk}/close/",
-                     "/", "/reforms/3/", "/verify/", "/results/"]:  # fmt: skip
+                     "/", "/reforms/3/", "/verify/", "/results/", "/receipt/",
+                     "/record/"]:  # fmt: skip
             browser.get(base + path)
             steps.take(browser, path.strip("/").replace("/", "-") or "home")
             messages = [entry["message"] for entry in browser.get_log("browser")]
@@ -543,11 +545,38 @@ def test_no_accessibility_violations_on_any_page(live_server, poll, open_browser
     assert shows(browser, "投票成功")
     check("receipt")
 
-    poll.close()
+    receipt = Ballot.objects.get().receipt_display
+    browser.get(f"{base}/receipt/")
+    check("receipt-check")
+    browser.find_element(By.XPATH, "//button[normalize-space()='查询']").click()
+    assert shows(browser, "请输入回执编号")
+    check("receipt-check-error")
+    browser.find_element(By.NAME, "receipt").send_keys(receipt)
+    browser.find_element(By.XPATH, "//button[normalize-space()='查询']").click()
+    assert shows(browser, "尚未写入公开记录")
+    check("receipt-check-pending")
+    publish_checkpoint(poll)
+    browser.find_element(By.NAME, "receipt").clear()
+    browser.find_element(By.NAME, "receipt").send_keys(receipt.lower())
+    browser.find_element(By.XPATH, "//button[normalize-space()='查询']").click()
+    assert shows(browser, "包含证明已核验通过")
+    check("receipt-check-counted")
+    browser.get(f"{base}/record/")
+    check("record")
+    browser.get(f"{base}/record/{poll.slug}/")
+    check("record-poll-open")
+
+    poll.close()  # publishes the close's checkpoint (on commit)
     browser.get(f"{base}/verify/")
     check("verify-after-the-close")
     browser.get(f"{base}/results/")
-    check("results-final")  # with the entries no one voted for in a list of their own
+    check("results-preliminary")  # with the entries no one voted for in a list of their own
+    poll.certify()  # publishes the certification and builds the package
+    browser.get(f"{base}/results/")
+    check("results-final")
+    browser.get(f"{base}/record/{poll.slug}/")
+    assert shows(browser, "公开记录包（zip）")
+    check("record-poll-certified")
     browser.get(f"{base}/text-size/?size=large&next=/results/")
     check("results-large-text")
 

@@ -125,7 +125,7 @@ def test_the_whole_flow_in_english(client, poll):
 
     poll.close()
     html = english(client, "/en/results/").content.decode()
-    assert "Final results" in html and "No. 1" in html
+    assert "Preliminary result" in html and "No. 1" in html
 
 
 @override_settings(RATE_LIMITS={"send_per_phone": "0/h", "unverified_sends_per_ip": 30,

@@ -47,7 +47,7 @@ def test_after_close_the_ranked_result_with_votes_shares_and_bars(client, poll, 
     cast(poll, [1])[0].void(by=admin_user, reason=VoidReason.STUFFING)
     poll.close()
     html = text(client.get("/results/"))
-    assert "最终结果" in html and "投票已于" in html
+    assert "<h2>初步结果" in html and "投票已于" in html
     first = html.index("第1名")
     assert html.index("张店区“四位一体”创新推进社会治理", first) > first
     assert "3票，占60.00%" in html
@@ -108,7 +108,7 @@ def test_results_in_english(client, poll):
     poll.close()
     html = text(client.get("/en/results/"))
     assert '<html lang="en">' in html
-    assert "<h1>Voting results</h1>" in html and "Final results" in html
+    assert "<h1>Voting results</h1>" in html and "Preliminary result" in html
     assert "No. 1" in html and "2 votes, 66.67%" in html
 
 
@@ -120,7 +120,7 @@ def test_a_poll_scheduled_next_does_not_hide_the_finished_result(client, poll):
     )
     later.reforms.set(poll.reforms.all())
     html = text(client.get("/results/"))
-    assert "最终结果" in html and "1票，占100.00%" in html
+    assert "<h2>初步结果" in html and "1票，占100.00%" in html
     assert "第二轮" not in html
 
 

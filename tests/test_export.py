@@ -153,7 +153,8 @@ def test_ballot_audit_lists_every_ballot_without_personal_data(
     response, data = download(admin_client, poll, "ballots")
     assert "reform-experiences-ballots-20261127-153005.csv" in response["Content-Disposition"]
     table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
-    assert table[0] == ["选票编号", "投票时间（北京时间）", "状态", "作废批次", "作废原因", "作废时间"]
+    header = ["选票编号", "投票时间（北京时间）", "状态", "作废批次", "作废原因", "作废时间"]
+    assert table[0] == header
     rows = {row[0]: row for row in table[1:]}
     assert len(rows) == 3
     assert rows[str(multi.pk)][2:5] == ["有效", "", ""]

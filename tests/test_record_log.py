@@ -114,8 +114,9 @@ def test_a_scheduled_closing_time_is_noticed_by_the_next_checkpoint(poll):
     assert close["type"] == "close" and close["at"].startswith(str(poll.closes_at.year))
 
 
-def test_certification_is_the_last_entry_with_the_counts(closed, admin_user,
-                                                         django_capture_on_commit_callbacks):  # fmt: skip
+def test_certification_is_the_last_entry_with_the_counts(
+    closed, admin_user, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         assert closed.certify(by=admin_user)
     last = entries(closed)[-1]
@@ -208,7 +209,7 @@ def test_a_log_entry_rewritten_in_sql_is_named_by_its_checkpoint(closed):
     Entry.objects.filter(pk=entry.pk).update(
         data=json.dumps(changed, sort_keys=True, separators=(",", ":")).encode()
     )
-    message, output = verify_record_fails(closed)
+    message, _ = verify_record_fails(closed)
     assert "checkpoint 2 (" in message and "no longer holds" in message
 
 

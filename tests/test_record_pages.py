@@ -85,9 +85,10 @@ def test_every_unknown_or_mistyped_code_gets_the_same_answer(client, published, 
     page = check(client, typed)
     assert "未找到该回执编号。请核对后重新输入" in page
     answer = page.split('id="lookup-title"')[1].split("</section>")[0]
-    assert answer == check(client, "ZZZZ-ZZZZ-ZZZZ").split('id="lookup-title"')[1].split(
-        "</section>"
-    )[0]
+    assert (
+        answer
+        == check(client, "ZZZZ-ZZZZ-ZZZZ").split('id="lookup-title"')[1].split("</section>")[0]
+    )
     assert f'value="{typed}"' in page  # what was typed is kept
 
 

@@ -78,7 +78,7 @@ def test_production_settings_name_no_benchmark():
     assert "bench" not in (ROOT / "zibo_vote" / "urls.py").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("package", ["reforms", "ballots"])
+@pytest.mark.parametrize("package", ["reforms", "ballots", "record"])
 def test_each_app_connects_its_cache_invalidation_in_its_ready_only(package):
     # One route: signals, connected to the page cache's receiver in the app's own ready().
     users = sorted(

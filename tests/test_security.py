@@ -58,6 +58,29 @@ def test_check_deploy_fails_on_development_settings():
         assert warning in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("", "RECORD_SIGNING_KEY is not set"),
+        ("change-me-to-the-output-of-record.signing-generate", "is not base64"),
+        ("A" * 43 + "=", "is not a random key"),
+        ("c2hvcnQ=", "decodes to 5 bytes"),
+    ],
+)
+def test_check_deploy_refuses_a_missing_or_weak_record_signing_key(key, message):
+    env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "zibo_vote.settings"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env={**env, **production_env(), "RECORD_SIGNING_KEY": key},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "record.E001" in result.stderr and message in result.stderr
+
+
 def directives(response):
     policy = response["Content-Security-Policy"]
     return {part.split()[0]: part.split()[1:] for part in policy.split("; ")}

@@ -68,7 +68,11 @@ def result_pdf(poll, result, voided_by_reason, final_checkpoint, fingerprint):
         _p("投票结果公示", TITLE),
         Spacer(1, 6 * mm),
         _p(f"投票时间：{_when(poll.opens_at)} 至 {_when(poll.ended_at)}（北京时间）"),
-        _p(f"公示期：至 {_when(poll.publicity_ends_at)}"),
+        _p(
+            f"公示期：至 {_when(poll.publicity_ends_at)}"
+            if poll.publicity_ends_at
+            else "公示期：未设定截止时间"
+        ),
         _p(f"投票结束：{_when(poll.ended_at)}，{closed_how}"),
         _p(f"结果确认：{_when(poll.certified_at)}，确认人：{certified_by}"),
         _p("各项得票", HEADING),

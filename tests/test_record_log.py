@@ -293,3 +293,36 @@ def test_voiding_after_the_certification_raises_and_changes_nothing(certified, a
     assert Ballot.objects.filter(voided_at__isnull=False).count() == 1
     certified.refresh_from_db()
     assert certified.voided_count == 1
+
+
+# --- The closing package (P1) -----------------------------------------------------------------
+
+
+def test_the_stored_package_is_the_commands_rebuild_byte_for_byte(certified, tmp_path):
+    from record.models import ClosingPackage
+
+    stored = b"".join(ClosingPackage.objects.get(log__poll=certified).chunks())
+    output = tmp_path / "package.zip"
+    call_command("closing_package", certified.slug, "--output", str(output), stdout=io.StringIO())
+    assert output.read_bytes() == stored
+    lines = []
+    _, result = verify_package(io.BytesIO(stored), report=Report(lines.append))
+    assert (result.ballots, result.voided) == (10, 1)
+    assert "tally.csv 与重新计票逐字节相同" in "\n".join(lines)
+
+
+def test_result_pdf_is_an_a4_document_with_a_builtin_chinese_font(certified):
+    import zipfile
+
+    from record.models import ClosingPackage
+
+    stored = b"".join(ClosingPackage.objects.get(log__poll=certified).chunks())
+    pdf = zipfile.ZipFile(io.BytesIO(stored)).read("result.pdf")
+    assert pdf.startswith(b"%PDF-")
+    assert b"/MediaBox [ 0 0 595.2756 841.8898 ]" in pdf  # A4 in points
+    assert b"STSong-Light" in pdf and b"FontFile" not in pdf  # named, not embedded
+
+
+def test_closing_package_refuses_a_poll_not_yet_certified(closed, tmp_path):
+    with pytest.raises(CommandError, match="certify_poll"):
+        call_command("closing_package", closed.slug, "--output", str(tmp_path / "x.zip"))

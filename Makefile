@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test translations browser-tools screenshots bench format clean
+.PHONY: run manage test translations browser-tools screenshots bench format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ run: $(VENV)/.installed var/secret_key var/citizen_hash_key var/record_signing_k
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0 && \
 	exec $(BIN)/gunicorn --config gunicorn.conf.py zibo_vote.wsgi
 
+# A management command with make run's settings and keys, e.g. beside a running `make run`:
+#   make manage ARGS="publish_checkpoint"      make manage ARGS="certify_poll reform-experiences"
+manage: $(VENV)/.installed var/secret_key var/citizen_hash_key var/record_signing_key
+	@export DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)}" && \
+	export CITIZEN_HASH_KEY="$${CITIZEN_HASH_KEY:-$$(cat var/citizen_hash_key)}" && \
+	export RECORD_SIGNING_KEY="$${RECORD_SIGNING_KEY:-$$(cat var/record_signing_key)}" && \
+	$(BIN)/python manage.py $(ARGS)
+
 # axe-core for the accessibility tests, from the npm registry, when npm is there. Without it
 # (or without Chromium) the browser tests skip, saying why; CI installs both.
 browser-tools:
@@ -59,7 +67,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed
 	touch $@
 
 bench: $(VENV)/.installed-bench translations
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -9,6 +9,9 @@
    `/`, an entry page and `/results/`; locust driving complete citizen flows (code → verify →
    vote). Then the tally export and the ballot audit export at full size, with peak memory.
 4. Prints one table: the median of the three runs of everything, all measured in this one run.
+5. The public record's rows (bench/record.py): checkpoints as the ballots are loaded, /receipt/
+   latency, then the close, the certification, the closing package and its standalone
+   verification. `--record-only` measures these alone.
 
 `--scenario writers` measures the write path instead: bench/writers.py.
 
@@ -33,6 +36,9 @@ import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from bench import record_rows as record
+from record.signing import generate_signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -219,6 +225,9 @@ def main():
     parser.add_argument(
         "--serve", action="store_true", help="set up, start the server, and wait (for profiling)"
     )
+    parser.add_argument(
+        "--record-only", action="store_true", help="only the public record's rows (bench/record.py)"
+    )
     args = parser.parse_args()
     # Stopped from outside (timeout, kill): still stop gunicorn and drop the database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
@@ -241,6 +250,7 @@ def main():
         "SMS_FILE": str(work / "sms.jsonl"),
         "DJANGO_STATIC_ROOT": str(work / "static"),
         "DJANGO_CLIENT_IP_HEADER": "X-Real-IP",
+        "RECORD_SIGNING_KEY": generate_signing_key(),
         "PORT": str(port),
         # Settings under study can be passed through, e.g. DJANGO_SESSION_ENGINE=cache.
         **{
@@ -261,9 +271,8 @@ def main():
                "from ballots.models import Poll; "
                "Poll.objects.filter(slug='reform-experiences')"
                ".update(results_visible_while_open=True)")  # fmt: skip
-        began = time.monotonic()
-        run([sys.executable, "-m", "bench.synthetic", "--count", str(args.ballots)], env)
-        load_seconds = time.monotonic() - began
+        rows = {"checkpoints": record.checkpoints(env, args.ballots, say)}
+        load_seconds = rows["checkpoints"]["load_s"]
         run(["redis-cli", "-u", REDIS_URL, "FLUSHDB"], os.environ)
 
         log = work / "gunicorn.log"
@@ -278,6 +287,12 @@ def main():
             (work / "env.json").write_text(json.dumps(env))
             say(f"environment in {work / 'env.json'}; Ctrl-C to stop")
             server.wait()
+            return
+        rows["receipt"] = record.receipt_latency(base, args.ballots)
+        say(f"record: /receipt/ {rows['receipt']}")
+        if args.record_only:
+            rows["closing"] = record.closing(env, work, say)
+            print(record.table(rows))
             return
         for _, path, _, cookie in ENDPOINTS:  # warm up: connections, templates, caches
             wrk(base + path, 2, cookie)
@@ -306,7 +321,10 @@ def main():
             for kind in ("tally", "ballots"):
                 measured[kind].append(export(env, kind))
                 say(f"run {number}: {kind} export {measured[kind][-1]}")
+        rows["closing"] = record.closing(env, work, say)
         print(table(measured, args, load_seconds))
+        print()
+        print(record.table(rows))
     finally:
         if server is not None:
             server.terminate()

@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -109,14 +109,28 @@ def _void_lines(poll, after, through, ended_at):
     return before, later
 
 
-def _entry(log, index, kind, line, receipt=None):
-    return Entry(
-        log=log,
-        index=index,
-        data=line,
-        type=kind,
-        receipt_hash=entries.receipt_hash(receipt) if receipt else "",
+def _insert_entries(log, new):
+    """Store a batch of entries, numbered on from the log's size. COPY on PostgreSQL: the
+    ORM's INSERTs take most of a checkpoint's time at a hundred thousand entries."""
+    rows = (
+        (log.pk, log.size + i, line, kind, entries.receipt_hash(receipt) if receipt else "")
+        for i, (kind, receipt, line) in enumerate(new)
     )
+    if connection.vendor == "postgresql":
+        columns = "log_id, index, data, type, receipt_hash"
+        copy_in = f"COPY record_entry ({columns}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(copy_in) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    # In slices elsewhere: bulk_create holds every object it is given.
+    batch = []
+    for log_id, index, data, kind, digest in rows:
+        batch.append(Entry(log_id=log_id, index=index, data=data, type=kind, receipt_hash=digest))
+        if len(batch) == 5000:
+            Entry.objects.bulk_create(batch)
+            batch = []
+    Entry.objects.bulk_create(batch)
 
 
 def publish_checkpoint(poll, now=None):
@@ -162,11 +176,7 @@ def publish_checkpoint(poll, now=None):
                 poll.slug, certified_at, votes, result.ballots, result.voided
             )
             new.append((EntryType.CERTIFICATION, None, line))
-        Entry.objects.bulk_create(
-            (_entry(log, log.size + i, kind, line, receipt) for i, (kind, receipt, line) in
-             enumerate(new)),
-            batch_size=5000,
-        )  # fmt: skip
+        _insert_entries(log, new)
         merkle = tree(log)
         previous = log.checkpoints.order_by("-number").first()
         merkle.append([line for _, _, line in new])

@@ -140,6 +140,9 @@ def test_the_migration_moves_the_counts_into_shards_exactly_and_back(poll):
 
         executor = MigrationExecutor(connection)
         executor.migrate([after])
+        # On to the latest schema (later migrations add columns the models read), data as moved.
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
         poll.refresh_from_db()
         assert (poll.ballot_count, poll.voided_count) == (3, 1)

@@ -39,7 +39,7 @@ def published(poll):
 
 
 def test_the_receipt_page_after_voting_points_to_the_check(citizen):
-    page = text(citizen.post("/vote/", {"choices": "3"}, follow=True))
+    page = text(citizen.post("/vote/", {"choices": "3", "confirm": "1"}, follow=True))
     assert "请截图或记下回执编号，以便日后核对" in page and 'href="/receipt/"' in page
 
 

@@ -176,7 +176,8 @@ def test_entries_without_votes_are_listed_apart_not_as_large_tied_cards(client, 
     assert html.count('<li class="result">') == 4  # the entries that received votes
     assert "并列第" in html  # 1, 5 and 8 share the second place
     assert "并列第5名" not in html and "0票" not in html
-    unvoted = html[html.index('<section class="unvoted"') :]
+    start = html.index('<section class="unvoted"')
+    unvoted = html[start : html.index("</section>", start)]
     assert "未获得选票的经验（11项）" in unvoted
     assert unvoted.count("<li") == 11
     assert "十五、高新区创新快审快判机制，提升案件审判质效" in unvoted

@@ -28,7 +28,7 @@ from verification.services import (
     send_code,
     verified_citizen,
 )
-from zibo_vote.http import client_ip, local_path
+from zibo_vote.http import client_ip, next_path
 from zibo_vote.page_cache import public_page
 
 from .forms import BallotForm
@@ -58,8 +58,7 @@ def home(request):
 
 def _next_url(request):
     """Where to go after verifying: a path on this site, else the ballot."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    return local_path(target, reverse("ballots:vote"))
+    return next_path(request, reverse("ballots:vote"))
 
 
 def _verify_url(next_url, **query):

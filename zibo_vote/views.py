@@ -10,7 +10,7 @@ from django.utils.translation import get_language
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from .http import local_path
+from .http import next_path
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def text_size(request):
     Remembered in a cookie that ends with the browser session; it changes only how pages
     look, so a plain link (not a POST with a CSRF token) is enough.
     """
-    response = HttpResponseRedirect(local_path(request.GET.get("next", "/"), "/"))
+    response = HttpResponseRedirect(next_path(request, "/"))
     if request.GET.get("size") == "large":
         response.set_cookie(
             TEXT_SIZE_COOKIE,

@@ -78,7 +78,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, on a site that refuses bad list filters and action ids for every
+    # model admin (zibo_vote/admin_site.py).
+    "zibo_vote.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -98,7 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "zibo_vote.middleware.ClientAddressMiddleware",
-    "zibo_vote.middleware.RejectNulMiddleware",
+    "zibo_vote.middleware.BadRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

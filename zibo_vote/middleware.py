@@ -12,6 +12,10 @@ from django.core.exceptions import (
 from django.http import HttpResponseBadRequest, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
+from django.utils import translation
+from django.utils.translation import get_language_from_path
+
+from .views import HTML_LANG
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +108,11 @@ class BadRequestMiddleware:
                 request.META.get("REMOTE_ADDR", ""),
                 reason,
             )
-            return HttpResponseBadRequest(loader.render_to_string("400.html"))
+            # In the language of the address (LocaleMiddleware has not run yet).
+            language = get_language_from_path(request.path_info) or "zh-hans"
+            with translation.override(language):
+                page = loader.render_to_string("400.html", {"html_lang": HTML_LANG[language]})
+            return HttpResponseBadRequest(page)
         return self.get_response(request)
 
     def malformed(self, request):

@@ -8,7 +8,9 @@ should, and answers a 500:
   `=99999999999`: OverflowError). Here it is an invalid filter, as Django treats every other
   wrong lookup: the list without it, and "?e=1";
 - an action's `_selected_action` that is not a primary key (`abc`, `1.5`, a number too large for
-  the column). Here the action is not run, and the list says why.
+  the column). Here the action is not run, and the list says why;
+- an object's history page for an id that is not a primary key (django-simple-history's view
+  looks it up as given): a 404, as for an object that does not exist.
 
 The guard is mixed into every ModelAdmin at registration, so Django's own (users, groups) and
 those of the packages we use are covered along with ours, and a new admin cannot forget it.
@@ -19,8 +21,9 @@ from functools import cache
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.utils.translation import gettext as _
 
 
@@ -51,6 +54,11 @@ class GuardedModelAdmin:
         except ValidationError:
             return False
         return True
+
+    def history_view(self, request, object_id, extra_context=None):
+        if not self._is_primary_key(unquote(object_id)):
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
 
     def response_action(self, request, queryset):
         selected = request.POST.getlist(ACTION_CHECKBOX_NAME)

@@ -187,6 +187,12 @@ BALLOT_COUNT_SHARDS = env_int("BALLOT_COUNT_SHARDS", 32, minimum=1)
 # there, and a per-process cache would let each worker count on its own.
 
 REDIS_URL = env_str("REDIS_URL")
+# Redis on the private network answers in well under a millisecond; one that has not answered
+# in this long is treated as down (zibo_vote/cache_breaker.py), and is then not asked for
+# CACHE_BREAKER_SECONDS by that worker. A hung Redis thus costs one request per worker the
+# timeout every few seconds, and every other request nothing.
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_MS", 200, minimum=10) / 1000
+CACHE_BREAKER_SECONDS = env_int("DJANGO_CACHE_BREAKER_SECONDS", 5, minimum=1)
 
 
 def redis_cache(url, ignore_exceptions=True):
@@ -195,10 +201,11 @@ def redis_cache(url, ignore_exceptions=True):
         "LOCATION": url,
         "KEY_PREFIX": "zibo-vote",
         "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 1,
-            "SOCKET_TIMEOUT": 1,
-            # For the pages: Redis down must not become a 500, a cache call then returns
-            # nothing. The limits' alias raises instead (below).
+            "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+            "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+            # For anything that asks the default cache directly (a cache-backed session
+            # engine): Redis down must not become a 500, a call then returns nothing. The
+            # aliases asked through the breaker raise instead (below).
             "IGNORE_EXCEPTIONS": ignore_exceptions,
         },
     }
@@ -207,8 +214,9 @@ def redis_cache(url, ignore_exceptions=True):
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 if REDIS_URL:
     _shared_cache = redis_cache(REDIS_URL)
+    _raising_cache = redis_cache(REDIS_URL, ignore_exceptions=False)
 else:
-    _shared_cache = {
+    _shared_cache = _raising_cache = {
         # SQLite-backed files under var/: needs no server, and its increments are atomic
         # across processes, which Django's file-based cache does not promise.
         "BACKEND": "diskcache.DjangoCache",
@@ -219,10 +227,12 @@ else:
     }
 CACHES = {
     "default": _shared_cache,
-    # The same store for the rate limits, but raising its errors: verification.limits decides
-    # from the error that the cache is unavailable, and what each limit then does
-    # (docs/verification.md, "When the cache is down or slow").
-    "limits": redis_cache(REDIS_URL, ignore_exceptions=False) if REDIS_URL else _shared_cache,
+    # The same store, raising its errors, for those that decide for themselves what a missing
+    # cache means, through zibo_vote.cache_breaker: the public page cache and the health check
+    # ("shared"), the rate limits ("limits": verification.limits applies its table of what fails
+    # open and what fails closed, docs/verification.md).
+    "shared": _raising_cache,
+    "limits": _raising_cache,
 }
 
 # --- Citizens, codes and rate limits --------------------------------------------------------

@@ -137,5 +137,5 @@ def test_pages_load_nothing_from_other_sites(client, poll):
 def test_health_check_answers_when_the_database_does(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.content == b"ok\n"
+    assert response.content.decode().startswith("ok\ndatabase: ok\n")
     assert "no-cache" in response["Cache-Control"]

@@ -172,8 +172,20 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database.setdefault("OPTIONS", {})
     _database["OPTIONS"].setdefault("application_name", "zibo-vote")
+    # A database host that drops packets: each request (and the health check) gives up after
+    # this, instead of the operating system's two minutes.
+    _database["OPTIONS"].setdefault("connect_timeout", env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, 1))
 
 DATABASES = {"default": _database}
+# The tables the health check reads one row of (zibo_vote/views.py, healthz): what a citizen's
+# visit needs, from the entries to the session.
+HEALTH_CHECK_MODELS = [
+    "reforms.Reform",
+    "ballots.Poll",
+    "ballots.Ballot",
+    "verification.VerificationCode",
+    "sessions.Session",
+]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The running counts every ballot adds to are split into this many rows per poll (and entry),

@@ -420,10 +420,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("DJANGO_HSTS_INCLUDE_SUBDOMA
 SECURE_HSTS_PRELOAD = HTTPS and env_bool("DJANGO_HSTS_PRELOAD", True)
 # Load balancers probe the health check over plain HTTP on the private network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
-    # Only when the reverse proxy overwrites X-Forwarded-Proto; otherwise a client could
-    # claim HTTPS itself.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# 1 when the reverse proxy terminates TLS and overwrites X-Forwarded-Proto. gunicorn.conf.py
+# then believes that header, from DJANGO_TRUSTED_PROXIES only, and Django takes the scheme from
+# gunicorn: no SECURE_PROXY_SSL_HEADER, with which Django would believe the header from anyone
+# who reaches an app server. Read here too, so a value that is not 1 or 0 stops the start-up.
+BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
 
 # The header in which the reverse proxy reports the client's address (nginx:
 # `proxy_set_header X-Real-IP $remote_addr;`). Unset: REMOTE_ADDR, as for `make run`.

@@ -481,6 +481,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env_str("DJANGO_STATIC_ROOT") or str(VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files served at the root of the site by whitenoise: /favicon.ico, which browsers ask for
+# whatever the page links.
+WHITENOISE_ROOT = BASE_DIR / "webroot"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Hashed, pre-compressed files served by whitenoise with far-future cache headers.

@@ -4,6 +4,7 @@ The unit tests render with plain static storage; this one proves the hashed, com
 that whitenoise serves under gunicorn, the way a newcomer's `make run` does.
 """
 
+import gzip
 import http.client
 import re
 import urllib.parse
@@ -54,11 +55,23 @@ def test_gunicorn_serves_the_entries_and_hashed_static_files(site):
     assert "max-age=315360000" in headers["Cache-Control"]
 
 
+def test_gunicorn_alone_compresses_the_pages_and_serves_the_icon(site):
+    status, headers, body = fetch(f"{site}/verify/", **{"Accept-Encoding": "gzip"})
+    assert status == 200 and headers.get("Content-Encoding") == "gzip"
+    assert "Accept-Encoding" in headers["Vary"]
+    page = gzip.decompress(body).decode("utf-8")
+    assert 'name="csrfmiddlewaretoken"' in page and len(body) < len(page.encode()) * 0.7
+    assert '<link rel="icon" href="/favicon.ico"' in page
+    status, headers, body = fetch(f"{site}/favicon.ico")
+    assert status == 200 and body[:4] == b"\x00\x00\x01\x00" and len(body) < 2000
+    assert headers["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+
+
 def test_home_page_weighs_under_60_kb_with_everything_it_loads(site):
     from bench.page_weight import page_weight
 
     resources = page_weight(f"{site}/")
-    assert len(resources) >= 2  # the page and its stylesheet
+    assert len(resources) >= 3  # the page, its icon and its stylesheet
     assert all(url.startswith(site) for url, _, _ in resources)  # nothing from other sites
     assert sum(size for _, size, _ in resources) < 60_000
 

@@ -103,6 +103,9 @@ MIDDLEWARE = [
     "zibo_vote.middleware.BadRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise, whose files are compressed already; off behind nginx (DJANGO_GZIP=0),
+    # which compresses there (docs/operations.md, "Compression").
+    *(["django.middleware.gzip.GZipMiddleware"] if env_bool("DJANGO_GZIP", True) else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

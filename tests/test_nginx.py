@@ -188,13 +188,17 @@ def test_a_flood_of_form_posts_is_stopped_at_the_edge_in_chinese(stack):
 @pytest.mark.parametrize("path", ["/", "/verify/", "/reforms/3/", "/en/results/"])
 def test_nginx_compresses_the_pages_csrf_token_and_all(stack, path):
     context = ssl._create_unverified_context()  # noqa: S323 - the test's own certificate
-    connection = http.client.HTTPSConnection("127.0.0.1", stack["https"], context=context)
-    try:
-        connection.request("GET", path, headers={"Host": HOST, "Accept-Encoding": "gzip"})
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
+    for _ in range(10):  # /verify/'s edge limit may still hold the flood test's requests
+        connection = http.client.HTTPSConnection("127.0.0.1", stack["https"], context=context)
+        try:
+            connection.request("GET", path, headers={"Host": HOST, "Accept-Encoding": "gzip"})
+            response = connection.getresponse()
+            body = response.read()
+        finally:
+            connection.close()
+        if response.status != 429:
+            break
+        time.sleep(0.5)
     assert response.status == 200
     assert response.getheader("Content-Encoding") == "gzip"
     assert "Accept-Encoding" in response.getheader("Vary")

@@ -109,7 +109,7 @@ def test_head_on_the_ballot_of_a_verified_citizen(citizen):
 def test_a_nul_in_a_form_field_gets_a_clear_chinese_message(client, poll, field, value):
     if field == "code":
         client.post("/verify/", {"phone": "13812345678"})
-    response = client.post("/verify/", {field: value})
+    response = client.post("/verify/", {field: value}, follow=True)
     assert response.status_code == 200
     html = text(response)
     assert "不允许是用空字符串" not in html

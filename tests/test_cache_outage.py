@@ -99,12 +99,14 @@ def test_with_redis_hung_pages_answer_in_milliseconds_and_ballots_are_cast(own_r
     assert statistics.median(times) < 100, times
     assert shared_cache.is_open
 
-    response, ms = timed(lambda: citizen.post("/vote/", {"choices": "3"}))
+    response, ms = timed(lambda: citizen.post("/vote/", {"choices": "3", "confirm": "1"}))
     assert response.status_code == 302 and ms < 1000
     assert Ballot.objects.count() == 1
 
-    response, ms = timed(lambda: Client().post("/verify/", {"phone": "13912345678"}))
-    assert "系统繁忙，暂时无法发送验证码" in text(response) and ms < 1000
+    stranger = Client()
+    response, ms = timed(lambda: stranger.post("/verify/", {"phone": "13912345678"}))
+    assert ms < 1000
+    assert "系统繁忙，暂时无法发送验证码" in text(stranger.get(response["Location"]))
     assert not [message for message in sms.outbox if message["phone"] == "13912345678"]
     resume()
 
@@ -117,6 +119,7 @@ def test_when_redis_answers_again_the_site_uses_it_again(own_redis, poll):
     assert shared_cache.is_open
     resume()
     time.sleep(1.1)
-    response = Client().post("/verify/", {"phone": "13912345678"})
+    browser = Client()
+    response = browser.post("/verify/", {"phone": "13912345678"}, follow=True)
     assert "验证码已发送至" in text(response)
     assert not shared_cache.is_open

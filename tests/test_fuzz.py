@@ -98,7 +98,7 @@ BODIES = [
 ]
 METHODS = ["PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
 # A smaller corpus for the admin, whose pages cost more to render.
-ADMIN_HOSTILE = ["abc", "", "-1", "1.5", "9999", "99999999999", "1" * 25, "\x00", "%", "2024-13-45"]
+ADMIN_HOSTILE = ["abc", "", "1.5", "1" * 25, "\x00", "99999999999", "2024-13-45"]
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 REFUSED_MARKERS = ("error-summary", "errorlist", "errornote", 'class="error"')
@@ -196,11 +196,14 @@ class Walk:
     def __init__(self):
         self.broken = []
         self.count = 0
+        self.last = None
 
     def send(self, browser, method, path, *, query="", data=None, **extra):
-        before = snapshot()
+        # The state after one request is the state before the next: one snapshot each.
+        before = self.last if self.last is not None else snapshot()
         self.count += 1
         response = browser.generic(method, path, data or b"", QUERY_STRING=query, **extra)
+        self.last = snapshot()
         self.judge(f"{method} {path[:80]}?{query[:80]} {str(data)[:80]}", method, response, before)
         return response
 
@@ -225,7 +228,7 @@ class Walk:
         ):
             self.broken.append(f"200 that is not one of the site's pages: {label}")
         refused = status >= 400 or any(marker in body for marker in REFUSED_MARKERS)
-        if (refused or method in ("GET", "HEAD")) and snapshot() != before:
+        if (refused or method in ("GET", "HEAD")) and self.last != before:
             self.broken.append(f"{status} changed the database: {label}")
 
     def assert_clean(self):
@@ -264,14 +267,17 @@ ROUTES = public_routes()
 def test_public_urls_with_hostile_queries_and_methods(poll, route):
     walk = Walk()
     path = fill(route)
-    visitors = [browser()]
-    if not path.startswith("/en/"):  # the same views in English: walked without a session
-        visitors.append(citizen())
-    for visitor in visitors:
-        for value in HOSTILE:
+    # The same views in English, and for a verified citizen: walked with the values that are
+    # addresses, control characters or markup, what the language switch and `next` read.
+    english = path.startswith("/en/")
+    walks = [(browser(), HOSTILE[:12] if english else HOSTILE)]
+    if not english:
+        walks.append((citizen(), HOSTILE[:12]))
+    for visitor, values in walks:
+        for value in values:
             fields = {"next": [value], "step": [value], "size": [value], "choices": [value]}
             walk.send(visitor, "GET", path, query=encode(fields))
-    anonymous = visitors[0]
+    anonymous = walks[0][0]
     for query in RAW_QUERIES:
         walk.send(anonymous, "GET", path, query=query)
     get = walk.send(anonymous, "GET", path)

@@ -4,6 +4,7 @@ Threaded workers (gthread): a request that waits on the database or the SMS gate
 not a whole process.
 """
 
+import ipaddress
 import multiprocessing
 import os
 
@@ -30,3 +31,22 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 # gunicorn's runtime control socket is not used here; with it, two instances on one host (two
 # ports, or a test beside `make run`) would contend for the same socket file.
 control_socket_disable = True
+
+# Who may tell gunicorn that a request came over HTTPS: the reverse proxies the site believes
+# (DJANGO_TRUSTED_PROXIES, as zibo_vote.settings reads it), and only when
+# DJANGO_BEHIND_TLS_PROXY=1 says one terminates TLS and overwrites X-Forwarded-Proto. Django
+# takes the scheme from gunicorn (wsgi.url_scheme). gunicorn's own defaults believed
+# X-Forwarded-Proto, X-Forwarded-Ssl and X-Forwarded-Protocol from loopback whatever the
+# settings said.
+forwarded_allow_ips = ",".join(
+    str(ipaddress.ip_network(proxy.strip(), strict=False))  # 10.0.0.10/24 as Django reads it
+    for proxy in (os.environ.get("DJANGO_TRUSTED_PROXIES") or "127.0.0.1,::1").split(",")
+    if proxy.strip()
+)
+_behind_tls_proxy = os.environ.get("DJANGO_BEHIND_TLS_PROXY", "").strip().lower()
+secure_scheme_headers = (
+    {"X-FORWARDED-PROTO": "https"} if _behind_tls_proxy in {"1", "true", "yes", "on"} else {}
+)
+# No header, from anyone, sets SCRIPT_NAME or PATH_INFO: the site lives at the root. (gunicorn
+# took both from forwarded_allow_ips by default; `SCRIPT_NAME: /evil` from a client was a 500.)
+forwarder_headers = ""

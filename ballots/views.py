@@ -28,7 +28,7 @@ from verification.services import (
     send_code,
     verified_citizen,
 )
-from zibo_vote.http import client_ip, local_path
+from zibo_vote.http import client_ip, next_path
 from zibo_vote.page_cache import public_page
 
 from .forms import BallotForm
@@ -58,8 +58,7 @@ def home(request):
 
 def _next_url(request):
     """Where to go after verifying: a path on this site, else the ballot."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    return local_path(target, reverse("ballots:vote"))
+    return next_path(request, reverse("ballots:vote"))
 
 
 def _verify_url(next_url, **query):
@@ -116,7 +115,7 @@ def _back_to(request, step, typed, message="", notice=""):
     return redirect(_verify_url(_next_url(request), **query))
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def verify(request):
     """Step 1: a phone number (`phone`) gets a code by SMS. Step 2: the code (`code`) is checked.
 
@@ -242,7 +241,7 @@ def _already_voted(request, poll, ballot, status=200):
 # entry from the ballot and comes back finds the choices they had made, and Back from the
 # receipt shows the review again instead of a "Confirm Form Resubmission" page.
 @cache_control(private=True, no_cache=True, must_revalidate=True)
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def vote(request):
     """The ballot (GET), its review (a POST of `choices`), the cast (the same with `confirm=1`).
 
@@ -252,13 +251,14 @@ def vote(request):
     """
     poll = Poll.objects.current()
     if poll is None or poll.status != PollStatus.OPEN:
-        return _not_open(request, poll)
+        # A ballot sent to a poll that is not open conflicts with its state (docs/voting.md).
+        return _not_open(request, poll, status=409 if request.method == "POST" else 200)
     citizen = verified_citizen(request)
     if citizen is None:
-        back_to = request.get_full_path() if request.method == "GET" else reverse("ballots:vote")
+        back_to = request.get_full_path() if request.method != "POST" else reverse("ballots:vote")
         return redirect(_verify_url(back_to))
 
-    if request.method == "GET":
+    if request.method != "POST":
         existing = Ballot.objects.filter(poll=poll, citizen_hash=citizen.hash).first()
         if existing is not None:
             return _already_voted(request, poll, existing)

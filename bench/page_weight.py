@@ -1,18 +1,20 @@
-"""What a phone downloads for one page: the HTML and every stylesheet and script it links.
+"""What a phone downloads for one page: the HTML and every stylesheet, script and icon it links.
 
     python bench/page_weight.py http://127.0.0.1:8000/
 
 Asks for gzip like a browser does and counts the bytes as they arrive (compressed where the
-server compresses: whitenoise serves static files pre-compressed; the HTML comes as Django
-renders it). Prints one line per resource and the total in kilobytes (1 KB = 1000 bytes).
+server compresses: whitenoise serves static files pre-compressed; the HTML is gzipped by Django
+under gunicorn alone, by nginx behind it). Prints one line per resource and the total in
+kilobytes (1 KB = 1000 bytes).
 """
 
+import gzip
 import re
 import sys
 import urllib.request
 from urllib.parse import urljoin
 
-LINKED = re.compile(r'<(?:link[^>]+rel="stylesheet"[^>]+href|script[^>]+src)="([^"]+)"')
+LINKED = re.compile(r'<(?:link[^>]+rel="(?:stylesheet|icon)"[^>]+href|script[^>]+src)="([^"]+)"')
 
 
 def fetch(url):
@@ -25,7 +27,7 @@ def page_weight(url):
     """[(url, bytes transferred, encoding), …] for the page and what it links."""
     html, encoding = fetch(url)
     resources = [(url, len(html), encoding)]
-    text = html.decode("utf-8") if encoding == "identity" else ""
+    text = (gzip.decompress(html) if encoding == "gzip" else html).decode("utf-8")
     for link in LINKED.findall(text):
         body, link_encoding = fetch(urljoin(url, link))
         resources.append((urljoin(url, link), len(body), link_encoding))

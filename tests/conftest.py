@@ -13,7 +13,7 @@ from django.utils import timezone
 from ballots.models import Ballot, Poll
 from verification import limits, sms
 from verification.identity import phone_hash
-from zibo_vote import page_cache
+from zibo_vote import cache_breaker, page_cache
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -68,6 +68,7 @@ def _fresh_cache_and_outbox():
     # Rate-limit counters and resend waits live in the cache; each test starts with none.
     cache.clear()
     page_cache.local.clear()  # this worker's own copies of public pages, too
+    cache_breaker.shared_cache.reset()  # and no outage remembered from another test
     sms.outbox.clear()
     yield
     sms.outbox.clear()

@@ -55,8 +55,9 @@ def base_env(**values):
 
 
 @contextmanager
-def gunicorn(env, log_path):
-    """gunicorn with gunicorn.conf.py on a free port; yields its base URL."""
+def gunicorn(env, log_path, healthy=True):
+    """gunicorn with gunicorn.conf.py on a free port; yields its base URL once /healthz says 200
+    (with healthy=False, once it answers at all)."""
     port = free_port()
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
@@ -73,7 +74,7 @@ def gunicorn(env, log_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                if fetch(f"{base}/healthz", Host=host)[0] == 200:
+                if fetch(f"{base}/healthz", Host=host)[0] in ((200,) if healthy else (200, 503)):
                     break
             except OSError:
                 pass

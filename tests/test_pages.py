@@ -137,5 +137,14 @@ def test_pages_load_nothing_from_other_sites(client, poll):
 def test_health_check_answers_when_the_database_does(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.content == b"ok\n"
+    assert response.content.decode().startswith("ok\ndatabase: ok\n")
     assert "no-cache" in response["Cache-Control"]
+
+
+def test_the_sites_own_icon_is_served_and_linked(client, poll):
+    for path in ["/", "/reforms/3/", "/verify/", "/results/", "/en/", "/reforms/99/"]:
+        assert '<link rel="icon" href="/favicon.ico" sizes="16x16 32x32">' in text(client.get(path))
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    icon = b"".join(response.streaming_content)
+    assert icon[:4] == b"\x00\x00\x01\x00" and len(icon) < 2000  # an ICO: 16 and 32 px

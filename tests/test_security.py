@@ -42,6 +42,29 @@ def test_check_deploy_is_clean_with_the_documented_production_environment():
     assert "no issues" in result.stdout
 
 
+def check_deploy(env):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env={"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "zibo_vote.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "name", ["ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET", "ALIYUN_SMS_SIGN_NAME"]
+)
+@pytest.mark.parametrize("placeholder", ["change-me", "Change-Me-please", "  "])
+def test_check_deploy_refuses_the_gateways_placeholders(name, placeholder):
+    returncode, output = check_deploy({**production_env(), name: placeholder})
+    assert returncode != 0 and name in output
+    # An empty value stops the start-up itself (verification.sms.check_setting).
+    assert ("verification.E002" if placeholder.strip() else "SMS_BACKEND=aliyun needs") in output
+
+
 def test_check_deploy_fails_on_development_settings():
     env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "zibo_vote.settings"}
     dev = {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "CITIZEN_HASH_KEY": "k" * 40}

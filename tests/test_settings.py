@@ -129,7 +129,7 @@ def test_health_check_answers_503_when_the_database_does_not(tmp_path):
     result = run_python(code, DATABASE_URL=unreachable, **SECRET)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "503"
-    assert "the database did not answer" in result.stderr
+    assert "Health check failed: database: unreachable" in result.stderr
 
 
 def test_refuses_to_start_without_a_citizen_hash_key_when_debug_is_off():

@@ -24,6 +24,22 @@ def check_sms_backend(app_configs, **kwargs):
                 id="verification.E001",
             )
         ]
+    if path == sms.BACKENDS["aliyun"]:
+        placeholders = sorted(
+            f"ALIYUN_SMS_{name}"
+            for name, value in settings.ALIYUN_SMS.items()
+            if not value.strip() or value.strip().lower().startswith("change-me")
+        )
+        if placeholders:
+            return [
+                checks.Error(
+                    f"{', '.join(placeholders)} still hold the template's placeholder (or "
+                    "nothing): no SMS would reach a citizen.",
+                    hint="The values from the Alibaba Cloud SMS console (docs/verification.md, "
+                    "SMS gateway), in /etc/zibo-vote/zibo-vote.env.",
+                    id="verification.E002",
+                )
+            ]
     if settings.SMS_BACKEND in sms.DEVELOPMENT_BACKENDS:
         return [
             checks.Warning(

@@ -14,34 +14,29 @@ The others fail open: the integrity of checking and voting rests on the database
 per code, one ballot per citizen by constraint), and a cache outage must not stop a city's vote.
 
 "Unavailable" is decided in exactly one place, `_ask_cache()`: a cache call that raises one of
-CACHE_ERRORS, or an enabled django-ratelimit that answers `None` (see `_usage`). A circuit
-breaker belongs there too.
+cache_breaker.CACHE_ERRORS, or an enabled django-ratelimit that answers `None` (see `_usage`),
+or the shared cache's breaker (zibo_vote/cache_breaker.py) not asking the cache because it
+failed a moment ago: a hung Redis then costs one socket timeout per worker every few seconds,
+not one per call.
 """
 
 import enum
 import logging
 import math
-import sqlite3
 import time
 from dataclasses import dataclass
 
-import diskcache
 from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
-from redis.exceptions import RedisError
 
+from zibo_vote.cache_breaker import CacheDown, shared_cache
 from zibo_vote.http import client_ip
 
 from .identity import address_hash
 
 logger = logging.getLogger(__name__)
-
-# What a cache backend raises when it cannot answer: Redis refusing or timing out (django-redis
-# re-raises redis-py's errors when IGNORE_EXCEPTIONS is off, as it is for the limits' cache), a
-# socket error, the embedded cache's SQLite locked past its timeout.
-CACHE_ERRORS = (RedisError, OSError, sqlite3.Error, diskcache.Timeout)
 
 
 class CacheUnavailable(Exception):
@@ -105,11 +100,17 @@ def _cache():
 
 
 def _ask_cache(operation, *args, **kwargs):
-    """Every call the limits make to the cache goes through here."""
+    """Every call the limits make to the cache goes through here, and through the breaker."""
     try:
-        return operation(*args, **kwargs)
-    except CACHE_ERRORS as error:
-        raise CacheUnavailable(f"{type(error).__name__}: {error}") from error
+        return shared_cache.call(operation, *args, **kwargs)
+    except CacheDown as down:
+        raise CacheUnavailable(str(down)) from down
+
+
+def _no_answer(what):
+    """A backend that swallowed its error answered nothing: the cache is out all the same."""
+    shared_cache.failed(f"no answer for {what}")
+    return CacheUnavailable(f"no answer for {what}")
 
 
 def _usage(request, group, value, rate, *, increment):
@@ -128,7 +129,7 @@ def _usage(request, group, value, rate, *, increment):
         # Enabled, with a rate and every method, get_usage answers None ("not active") only
         # when the cache gave it no count and RATELIMIT_FAIL_OPEN (set in settings) tells it
         # not to invent a refusal: a backend that swallows its errors.
-        raise CacheUnavailable(f"no count for {group}")
+        raise _no_answer(group)
     return usage
 
 
@@ -188,7 +189,7 @@ def start_resend_wait(phone_hash):
     deadline = _ask_cache(cache.get, key)
     if deadline is None:
         # Refused to add, yet nothing there: a backend that swallowed an error.
-        raise CacheUnavailable(f"no answer for {RESEND_WAIT}")
+        raise _no_answer(RESEND_WAIT)
     return max(1, math.ceil(deadline - time.time()))
 
 

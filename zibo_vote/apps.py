@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class ZiboVoteConfig(AppConfig):
@@ -9,3 +10,10 @@ class ZiboVoteConfig(AppConfig):
 
     name = "zibo_vote"
     verbose_name = "zibo-vote"
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with the site of zibo_vote/admin_site.py as `admin.site`."""
+
+    default = False  # named in INSTALLED_APPS; ZiboVoteConfig stays this module's default
+    default_site = "zibo_vote.admin_site.AdminSite"

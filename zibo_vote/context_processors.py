@@ -4,6 +4,7 @@ from django.conf import settings
 from django.urls import translate_url
 from django.utils.translation import get_language
 
+from .http import local_path
 from .views import HOME, HTML_LANG, TEXT_SIZE_COOKIE
 
 # The way to the other language of the same page.
@@ -14,13 +15,20 @@ SWITCH = {
 
 
 def in_language(request, code):
-    """This page in the other language, with a `next` address carried over too."""
-    translated = translate_url(request.path, code)
-    if translated == request.path:  # not a page of ours (a 404): that language's home
+    """This page in the other language, with a `next` address carried over too.
+
+    translate_url() raises on what urlsplit() cannot read (`//[`), so only paths that
+    http.local_path vouches for are given to it; anything else is left behind.
+    """
+    path = local_path(request.path, None)
+    translated = translate_url(path, code) if path else None
+    if translated in (None, request.path):  # not a page of ours (a 404): that language's home
         return HOME[code]
     query = request.GET.copy()
-    if query.get("next", "").startswith("/"):
-        query["next"] = translate_url(query["next"], code)
+    query.pop("next", None)
+    target = local_path(request.GET.get("next", ""), None)
+    if target:
+        query["next"] = translate_url(target, code)
     return f"{translated}?{query.urlencode()}" if query else translated
 
 

@@ -1,6 +1,14 @@
 from dataclasses import dataclass
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
+from django.utils.translation import gettext_lazy as _
+
+# Django's own words for this in Simplified Chinese are garbled (不允许是用空字符串。). Nobody
+# types a NUL; a script does, and is told plainly what is wrong.
+NUL_REFUSED = ProhibitNullCharactersValidator(
+    message=_("输入内容含有无法识别的字符，请删除后重新输入。")
+)
 
 
 @dataclass(frozen=True)
@@ -15,11 +23,17 @@ class ErrorSummary:
 
 
 class Form(forms.Form):
-    """Labels without Django's ASCII colon, which has no place in Chinese text."""
+    """Labels without Django's ASCII colon, which has no place in Chinese text; a NUL in a
+    field refused in words a citizen can read."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.validators = [
+                NUL_REFUSED if isinstance(validator, ProhibitNullCharactersValidator) else validator
+                for validator in field.validators
+            ]
 
     def error_summary(self):
         """What includes/form_errors.html lists at the top: links to the fields at fault."""

@@ -29,7 +29,23 @@ def client_ip(request):
 
 
 def local_path(target, fallback):
-    """`target` if it is a path on this site ("/vote/"), else `fallback`: never another site."""
-    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+    """`target` if it is a path on this site ("/vote/"), else `fallback`: never another site.
+
+    Anything urlsplit() cannot read (`//[`: "Invalid IPv6 URL"), with a host or a scheme
+    (`//evil.example`, `/\\evil.example`), or holding a control character is not a path here.
+    """
+    if (
+        isinstance(target, str)
+        and target.startswith("/")
+        and target.isprintable()
+        and url_has_allowed_host_and_scheme(target, allowed_hosts=None)
+    ):
         return target
     return fallback
+
+
+def next_path(request, fallback):
+    """Where to go next: the request's `next` (form field, else query) if it is a path on this
+    site, else `fallback`. The one reading of `next` for every view and the language switch."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    return local_path(target, fallback)

@@ -2,8 +2,20 @@ import ipaddress
 import logging
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
-from django.http import HttpResponseBadRequest
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    ImproperlyConfigured,
+    MiddlewareNotUsed,
+    SuspiciousOperation,
+)
+from django.http import HttpResponseBadRequest, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
+from django.template import loader
+from django.utils import translation
+from django.utils.translation import get_language_from_path
+
+from .views import HTML_LANG
 
 logger = logging.getLogger(__name__)
 
@@ -55,17 +67,65 @@ class ClientAddressMiddleware:
         return self.get_response(request)
 
 
-class RejectNulMiddleware:
-    """A NUL character in the query string is answered 400 at once.
+class BadRequestMiddleware:
+    """What no browser sends is answered 400 here, in one log line, before anything reads it.
 
-    No address of the site uses one; PostgreSQL refuses it in text, so an admin filter or
-    search given `?unit=%00` would otherwise end in a database error.
+    The one place that decides a request is malformed:
+
+    - a Host that is not in DJANGO_ALLOWED_HOSTS (Django's own answer logs an ERROR with a
+      traceback for every scanner that tries an IP address);
+    - a NUL in the path or the query string: no address of the site uses one, and PostgreSQL
+      refuses it in text, so an admin filter or search given `?unit=%00` would end in a
+      database error;
+    - a query string or a form body Django cannot parse: too many fields, too large, a
+      multipart body without its boundary, a form in a charset other than UTF-8. (Django 5.2
+      raises BadRequest for the last; its 400 page then reads the body again for its CSRF
+      check and ends in a 500.)
+
+    It comes before every middleware that reads the host or the body (security, CSRF), and
+    renders the Chinese 400 page without the request's own values, which are what is wrong.
     """
+
+    PARSE_ERRORS = (
+        BadRequest,  # a form in a charset other than UTF-8
+        SuspiciousOperation,  # too many fields or files, a body over the size limit
+        MultiPartParserError,
+        UnreadablePostError,  # the client went away mid-body
+        LookupError,  # a charset Python does not know
+        UnicodeError,
+    )
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "%00" in request.META.get("QUERY_STRING", ""):
-            return HttpResponseBadRequest("NUL in query string\n", content_type="text/plain")
+        reason = self.malformed(request)
+        if reason:
+            logger.warning(
+                "Bad request refused: %s %r from %s: %s",
+                request.method,
+                request.META.get("PATH_INFO", "")[:200],
+                request.META.get("REMOTE_ADDR", ""),
+                reason,
+            )
+            # In the language of the address (LocaleMiddleware has not run yet).
+            language = get_language_from_path(request.path_info) or "zh-hans"
+            with translation.override(language):
+                page = loader.render_to_string("400.html", {"html_lang": HTML_LANG[language]})
+            return HttpResponseBadRequest(page)
         return self.get_response(request)
+
+    def malformed(self, request):
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return f"host {request.META.get('HTTP_HOST', '')[:100]!r} is not allowed"
+        if "%00" in request.META.get("QUERY_STRING", "") or "\x00" in request.path_info:
+            return "NUL character"
+        try:
+            request.GET  # noqa: B018 - parsed now, so that a failure is answered here
+            if request.method == "POST":
+                request.POST  # noqa: B018
+        except self.PARSE_ERRORS as error:
+            return f"{type(error).__name__}: {str(error)[:200]}"
+        return None

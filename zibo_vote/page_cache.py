@@ -20,20 +20,38 @@ Each worker also keeps the pages it served for PUBLIC_PAGE_LOCAL_SECONDS (one se
 own memory, so a busy page costs one trip to Redis per second per worker, not one per request.
 An edit therefore reaches the worker that made it at once, and every other worker and app server
 within that second.
+
+The shared cache is asked through its breaker (zibo_vote/cache_breaker.py). When it is down or
+hung, pages are rendered for each request and kept only in the worker's memory, for that one
+second; an edit made meanwhile cannot set the new version, so another server may show its copy
+of a page for up to PUBLIC_PAGE_CACHE_SECONDS after Redis is back.
 """
 
+import logging
 import time
 from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import get_language
 
+from .cache_breaker import CacheDown, shared_cache
+
+logger = logging.getLogger(__name__)
+
 VERSION_KEY = "public-pages:version"
 local = caches["pages-local"]  # this worker's own copies (settings.CACHES)
+
+
+def _ask(operation, *args):
+    """A call to the shared cache ("shared": raising its errors), or None if it is out."""
+    try:
+        return shared_cache.call(getattr(caches["shared"], operation), *args)
+    except CacheDown:
+        return None
 
 
 def invalidate(**kwargs):
@@ -43,7 +61,10 @@ def invalidate(**kwargs):
     version is still new, and an old page can never become current again.
     """
     local.clear()
-    cache.set(VERSION_KEY, time.time_ns(), None)
+    try:
+        shared_cache.call(caches["shared"].set, VERSION_KEY, time.time_ns(), None)
+    except CacheDown as down:
+        logger.warning("New page version not set (%s): other servers keep their copies.", down)
 
 
 def invalidate_on_commit(**kwargs):
@@ -93,9 +114,9 @@ def public_page(view=None, *, variant=None):
         if mine is not None:
             return _page(*mine)
 
-        found = cache.get_many([VERSION_KEY, key])  # one round trip for both
-        version = found.get(VERSION_KEY, 0)
-        stored = found.get(key)
+        found = _ask("get_many", [VERSION_KEY, key])  # one round trip for both
+        version = (found or {}).get(VERSION_KEY, 0)
+        stored = (found or {}).get(key)
         if stored is not None and stored[0] == version:
             page = stored[1:]
             response = _page(*page)
@@ -105,7 +126,8 @@ def public_page(view=None, *, variant=None):
             if not _cacheable(request, response):
                 return response
             page = (response.content, response["Content-Type"])
-            cache.set(key, (version, *page), settings.PUBLIC_PAGE_CACHE_SECONDS)
+            if found is not None:  # not when the shared cache is out: the version is unknown
+                _ask("set", key, (version, *page), settings.PUBLIC_PAGE_CACHE_SECONDS)
         local.set(key, page, settings.PUBLIC_PAGE_LOCAL_SECONDS)
         return response
 

@@ -78,7 +78,9 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, on a site that refuses bad list filters and action ids for every
+    # model admin (zibo_vote/admin_site.py).
+    "zibo_vote.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -99,9 +101,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "zibo_vote.middleware.ClientAddressMiddleware",
-    "zibo_vote.middleware.RejectNulMiddleware",
+    "zibo_vote.middleware.BadRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise, whose files are compressed already; off behind nginx (DJANGO_GZIP=0),
+    # which compresses there (docs/operations.md, "Compression").
+    *(["django.middleware.gzip.GZipMiddleware"] if env_bool("DJANGO_GZIP", True) else []),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -171,8 +176,20 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 elif _database["ENGINE"] == "django.db.backends.postgresql":
     _database.setdefault("OPTIONS", {})
     _database["OPTIONS"].setdefault("application_name", "zibo-vote")
+    # A database host that drops packets: each request (and the health check) gives up after
+    # this, instead of the operating system's two minutes.
+    _database["OPTIONS"].setdefault("connect_timeout", env_int("DJANGO_DB_CONNECT_TIMEOUT", 5, 1))
 
 DATABASES = {"default": _database}
+# The tables the health check reads one row of (zibo_vote/views.py, healthz): what a citizen's
+# visit needs, from the entries to the session.
+HEALTH_CHECK_MODELS = [
+    "reforms.Reform",
+    "ballots.Poll",
+    "ballots.Ballot",
+    "verification.VerificationCode",
+    "sessions.Session",
+]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The running counts every ballot adds to are split into this many rows per poll (and entry),
@@ -186,6 +203,12 @@ BALLOT_COUNT_SHARDS = env_int("BALLOT_COUNT_SHARDS", 32, minimum=1)
 # there, and a per-process cache would let each worker count on its own.
 
 REDIS_URL = env_str("REDIS_URL")
+# Redis on the private network answers in well under a millisecond; one that has not answered
+# in this long is treated as down (zibo_vote/cache_breaker.py), and is then not asked for
+# CACHE_BREAKER_SECONDS by that worker. A hung Redis thus costs one request per worker the
+# timeout every few seconds, and every other request nothing.
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_MS", 200, minimum=10) / 1000
+CACHE_BREAKER_SECONDS = env_int("DJANGO_CACHE_BREAKER_SECONDS", 5, minimum=1)
 
 
 def redis_cache(url, ignore_exceptions=True):
@@ -194,10 +217,11 @@ def redis_cache(url, ignore_exceptions=True):
         "LOCATION": url,
         "KEY_PREFIX": "zibo-vote",
         "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 1,
-            "SOCKET_TIMEOUT": 1,
-            # For the pages: Redis down must not become a 500, a cache call then returns
-            # nothing. The limits' alias raises instead (below).
+            "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+            "SOCKET_TIMEOUT": REDIS_TIMEOUT_SECONDS,
+            # For anything that asks the default cache directly (a cache-backed session
+            # engine): Redis down must not become a 500, a call then returns nothing. The
+            # aliases asked through the breaker raise instead (below).
             "IGNORE_EXCEPTIONS": ignore_exceptions,
         },
     }
@@ -206,8 +230,9 @@ def redis_cache(url, ignore_exceptions=True):
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 if REDIS_URL:
     _shared_cache = redis_cache(REDIS_URL)
+    _raising_cache = redis_cache(REDIS_URL, ignore_exceptions=False)
 else:
-    _shared_cache = {
+    _shared_cache = _raising_cache = {
         # SQLite-backed files under var/: needs no server, and its increments are atomic
         # across processes, which Django's file-based cache does not promise.
         "BACKEND": "diskcache.DjangoCache",
@@ -218,10 +243,12 @@ else:
     }
 CACHES = {
     "default": _shared_cache,
-    # The same store for the rate limits, but raising its errors: verification.limits decides
-    # from the error that the cache is unavailable, and what each limit then does
-    # (docs/verification.md, "When the cache is down or slow").
-    "limits": redis_cache(REDIS_URL, ignore_exceptions=False) if REDIS_URL else _shared_cache,
+    # The same store, raising its errors, for those that decide for themselves what a missing
+    # cache means, through zibo_vote.cache_breaker: the public page cache and the health check
+    # ("shared"), the rate limits ("limits": verification.limits applies its table of what fails
+    # open and what fails closed, docs/verification.md).
+    "shared": _raising_cache,
+    "limits": _raising_cache,
 }
 
 # --- Citizens, codes and rate limits --------------------------------------------------------
@@ -407,10 +434,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and env_bool("DJANGO_HSTS_INCLUDE_SUBDOMA
 SECURE_HSTS_PRELOAD = HTTPS and env_bool("DJANGO_HSTS_PRELOAD", True)
 # Load balancers probe the health check over plain HTTP on the private network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
-    # Only when the reverse proxy overwrites X-Forwarded-Proto; otherwise a client could
-    # claim HTTPS itself.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# 1 when the reverse proxy terminates TLS and overwrites X-Forwarded-Proto. gunicorn.conf.py
+# then believes that header, from DJANGO_TRUSTED_PROXIES only, and Django takes the scheme from
+# gunicorn: no SECURE_PROXY_SSL_HEADER, with which Django would believe the header from anyone
+# who reaches an app server. Read here too, so a value that is not 1 or 0 stops the start-up.
+BEHIND_TLS_PROXY = env_bool("DJANGO_BEHIND_TLS_PROXY", False)
 
 # The header in which the reverse proxy reports the client's address (nginx:
 # `proxy_set_header X-Real-IP $remote_addr;`). Unset: REMOTE_ADDR, as for `make run`.
@@ -467,6 +495,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env_str("DJANGO_STATIC_ROOT") or str(VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files served at the root of the site by whitenoise: /favicon.ico, which browsers ask for
+# whatever the page links.
+WHITENOISE_ROOT = BASE_DIR / "webroot"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Hashed, pre-compressed files served by whitenoise with far-future cache headers.

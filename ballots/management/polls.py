@@ -1,4 +1,5 @@
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from ballots.models import Poll
 
@@ -8,5 +9,8 @@ def poll_named(slug):
     try:
         return Poll.objects.get(slug=slug)
     except Poll.DoesNotExist:
-        known = ", ".join(Poll.objects.values_list("slug", flat=True)) or "none"
-        raise CommandError(f"No poll with slug {slug!r} (known: {known}).") from None
+        known = ", ".join(Poll.objects.values_list("slug", flat=True)) or _("无")
+        raise CommandError(
+            _("没有英文标识为“%(slug)s”的投票活动（现有：%(known)s）。")
+            % {"slug": slug, "known": known}
+        ) from None

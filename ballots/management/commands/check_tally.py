@@ -1,10 +1,12 @@
 import logging
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from ballots.management.polls import poll_named
 from ballots.models import Poll
 from ballots.tally import audit
+from zibo_vote.management.base import BaseCommand
 
 logger = logging.getLogger(__name__)
 
@@ -37,4 +39,4 @@ class Command(BaseCommand):
                     f"{exact.voided} voided."
                 )
         if failed:
-            raise CommandError("The running counts differ from the ballots.")
+            raise CommandError(_("计票数与选票不一致。"))

@@ -1,7 +1,7 @@
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from ballots.management.polls import poll_named
+from zibo_vote.management.base import BaseCommand
 
 
 class Command(BaseCommand):

@@ -1,10 +1,12 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from ballots import export
 from ballots.management.polls import poll_named
 from ballots.models import Poll
+from zibo_vote.management.base import BaseCommand, why_not_written
 
 
 class Command(BaseCommand):
@@ -23,13 +25,19 @@ class Command(BaseCommand):
     def handle(self, *args, poll=None, output=None, ballots=False, **options):
         chosen = poll_named(poll) if poll else Poll.objects.current()
         if chosen is None:
-            raise CommandError("There is no poll yet.")
+            raise CommandError(_("还没有投票活动。"))
         write = export.ballot_lines if ballots else export.tally_lines
         lines = write(chosen, export.export_moment())
         if output:
-            with open(output, "wb") as file:
-                for line in lines:
-                    file.write(line.encode("utf-8"))
+            try:
+                with open(output, "wb") as file:
+                    for line in lines:
+                        file.write(line.encode("utf-8"))
+            except OSError as error:
+                raise CommandError(
+                    _("无法写入 %(path)s：%(reason)s。")
+                    % {"path": output, "reason": why_not_written(error)}
+                ) from None
             self.stderr.write(f"Wrote {output}")
         elif self.stdout._out is sys.stdout:
             for line in lines:

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
 from django.db import IntegrityError, transaction
 
 from reforms.models import Reform
+from zibo_vote.management.base import BaseCommand
 
 FIXTURE = settings.BASE_DIR / "fixtures" / "reforms.json"
 

@@ -1,9 +1,9 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from verification.models import VerificationCode
+from zibo_vote.management.base import BaseCommand
 
 
 class Command(BaseCommand):

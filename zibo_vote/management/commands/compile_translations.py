@@ -2,7 +2,9 @@ from pathlib import Path
 
 import polib
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from zibo_vote.management.base import BaseCommand
 
 
 # Kept because compilemessages needs GNU gettext's msgfmt, which a fresh machine lacks: on

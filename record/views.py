@@ -49,7 +49,7 @@ def _receipt_page(request, form, lookup=None, status=200):
 # POST, not a query string: a receipt in an address would land in access logs next to the
 # client's address, and a receipt leads to its choices (P5).
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def receipt(request):
     if request.method == "GET":
         return _receipt_page(request, ReceiptForm())

@@ -109,7 +109,7 @@ def test_admin_voiding_after_certification_says_why(moderator, poll, admin_user)
 
 @pytest.mark.django_db
 def test_certify_poll_command(poll):
-    with pytest.raises(CommandError, match="certify it after the close"):
+    with pytest.raises(CommandError, match="请在投票结束后确认结果"):
         call_command("certify_poll", poll.slug, stdout=io.StringIO())
     poll.close()
     out = io.StringIO()

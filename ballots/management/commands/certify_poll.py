@@ -1,8 +1,10 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ballots.management.polls import poll_named
 from ballots.models import PollNotClosed
+from zibo_vote.management.base import BaseCommand
 
 
 class Command(BaseCommand):
@@ -20,8 +22,10 @@ class Command(BaseCommand):
         try:
             certified_now = poll.certify()
         except PollNotClosed:
-            message = f"{slug} is still {poll.status}: certify it after the close."
-            raise CommandError(message) from None
+            raise CommandError(
+                _("“%(slug)s”尚未结束（%(status)s），请在投票结束后确认结果。")
+                % {"slug": slug, "status": poll.status_label}
+            ) from None
         at = timezone.localtime(poll.certified_at).strftime("%Y-%m-%d %H:%M:%S %Z")
         if certified_now:
             self.stdout.write(self.style.SUCCESS(f"Certified the result of {slug} at {at}."))

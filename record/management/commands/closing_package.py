@@ -1,7 +1,9 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from ballots.management.polls import poll_named
 from record.closing import NotCertified, write_closing_package
+from zibo_vote.management.base import BaseCommand
 
 
 class Command(BaseCommand):
@@ -21,8 +23,11 @@ class Command(BaseCommand):
             summary = write_closing_package(poll, output)
         except NotCertified:
             raise CommandError(
-                f"{slug} is {poll.status}: the closing package is made once its result is "
-                "certified (manage.py certify_poll) and in the record."
+                _(
+                    "“%(slug)s”的结果尚未确认（%(status)s）：结果确认（manage.py certify_poll）并"
+                    "写入公开记录后，才能生成结项材料包。"
+                )
+                % {"slug": slug, "status": poll.status_label}
             ) from None
         self.stdout.write(
             f"Wrote {output}: {summary.entries} entries, {summary.checkpoints} checkpoints."

@@ -1,6 +1,6 @@
 import logging
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ballots.management.polls import poll_named
 from ballots.models import Poll, PollStatus
@@ -8,6 +8,7 @@ from record.closing import store_closing_package
 from record.models import ClosingPackage
 from record.publish import publish_checkpoint
 from record.signing import SigningKeyError
+from zibo_vote.management.base import BaseCommand
 
 logger = logging.getLogger(__name__)
 

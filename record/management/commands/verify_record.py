@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ballots.management.polls import poll_named
 from ballots.models import Poll
 from record.live import verify_live
 from record.signing import SigningKeyError
 from tools.verify_record import Failure, Report
+from zibo_vote.management.base import BaseCommand
 
 
 class Command(BaseCommand):

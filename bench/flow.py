@@ -104,10 +104,7 @@ def one_flow(client, n, counters, results):
     def step(name, method, path, data=None, expect=200):
         sql, redis_commands = counters.sql, counters.redis
         cpu, wall = time.process_time(), time.perf_counter()
-        if method == "GET":
-            response = client.get(path)
-        else:
-            response = client.post(path, data)
+        response = client.get(path) if method == "GET" else client.post(path, data)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         if response.status_code != expect:
             raise SystemExit(f"{name}: {response.status_code}, expected {expect}")
@@ -130,8 +127,8 @@ def one_flow(client, n, counters, results):
     choice = n % 15 + 1
     step("POST /vote/ review", "POST", "/vote/",
          {"choices": choice, "csrfmiddlewaretoken": token})  # fmt: skip
-    response = step("POST /vote/ confirm", "POST", "/vote/",
-                    {"choices": choice, "csrfmiddlewaretoken": token, "confirm": "1"}, 302)  # fmt: skip
+    confirmed = {"choices": choice, "csrfmiddlewaretoken": token, "confirm": "1"}
+    response = step("POST /vote/ confirm", "POST", "/vote/", confirmed, 302)
     if response["Location"] != "/vote/done/":
         raise SystemExit(f"the ballot went to {response['Location']}")
     step("GET /vote/done/", "GET", "/vote/done/")

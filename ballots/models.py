@@ -531,8 +531,7 @@ class Poll(models.Model):
                 # the shard a ballot was counted in without storing it. No ballot writes the
                 # poll row: that would queue ballots again, and close() behind them.
                 shard = shard_of(ballot.pk)
-                VoteCount.add(poll, {(shard, reform.pk): +1 for reform in reforms})
-                BallotCount.add(poll, {shard: (+1, 0)})
+                count_ballot(poll, shard, reforms)
         except IntegrityError:
             existing = Ballot.objects.filter(poll=self, citizen_hash=citizen_hash).first()
             if existing is not None:
@@ -783,18 +782,18 @@ def shard_of(ballot_id):
     return Mod(ballot_id, settings.BALLOT_COUNT_SHARDS, output_field=models.IntegerField())
 
 
-def _add_to_shards(model, poll, keys, amounts, rows):
-    """Add to `model`'s rows of `poll`: rows is {(values of the fields `keys`): (values to add
-    to the fields `amounts`)}. One INSERT … ON CONFLICT DO UPDATE (PostgreSQL; SQLite 3.24+),
-    so a row not there yet is created: two ballots creating one at the same moment are both
+def _shard_upsert(model, poll, keys, amounts, rows):
+    """The statement that adds to `model`'s rows of `poll`, as (sql, params), or None when
+    there is nothing to add: rows is {(values of the fields `keys`): (values to add to the
+    fields `amounts`)}. One INSERT … ON CONFLICT DO UPDATE (PostgreSQL; SQLite 3.24+), so a
+    row not there yet is created: two ballots creating one at the same moment are both
     counted, where an UPDATE then an INSERT would fail one of them on the unique constraint.
     The rows go in key order, so two ballots in one shard lock its rows in the same order and
     never wait on each other in a circle."""
     rows = sorted((key, amount) for key, amount in rows.items() if any(amount))
     if not rows:
-        return
-    connection = connections[model.objects.db]
-    quote = connection.ops.quote_name
+        return None
+    quote = connections[model.objects.db].ops.quote_name
     table = quote(model._meta.db_table)
     key_columns = ["poll_id", *(model._meta.get_field(name).column for name in keys)]
     amount_columns = [model._meta.get_field(name).column for name in amounts]
@@ -808,9 +807,35 @@ def _add_to_shards(model, poll, keys, amounts, rows):
         f"VALUES {', '.join([one_row] * len(rows))} "
         f"ON CONFLICT ({', '.join(map(quote, key_columns))}) DO UPDATE SET {added}"
     )
-    params = [value for key, amount in rows for value in (poll.pk, *key, *amount)]
+    return sql, [value for key, amount in rows for value in (poll.pk, *key, *amount)]
+
+
+def _add_to_shards(model, poll, keys, amounts, rows):
+    """Add to `model`'s rows of `poll` (_shard_upsert says how)."""
+    statement = _shard_upsert(model, poll, keys, amounts, rows)
+    if statement is not None:
+        with connections[model.objects.db].cursor() as cursor:
+            cursor.execute(*statement)
+
+
+def count_ballot(poll, shard, reforms):
+    """A ballot's share of the running counts: a vote for each of `reforms` and one ballot,
+    in `shard`. On PostgreSQL one statement (the entries' upsert in a WITH, which PostgreSQL
+    runs to completion before the ballots' upsert, so the rows are still locked in the same
+    order as two statements would lock them: the entries', then the poll's): one round trip
+    fewer for every ballot. SQLite has no INSERT inside WITH: two statements there."""
+    votes = _shard_upsert(
+        VoteCount, poll, ["shard", "reform"], ["votes"], {(shard, r.pk): (1,) for r in reforms}
+    )
+    ballots = _shard_upsert(BallotCount, poll, ["shard"], ["ballots", "voided"], {(shard,): (1, 0)})
+    connection = connections[VoteCount.objects.db]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.vendor == "postgresql" and votes is not None:
+            cursor.execute(f"WITH votes AS ({votes[0]}) {ballots[0]}", votes[1] + ballots[1])
+            return
+        for statement in (votes, ballots):
+            if statement is not None:
+                cursor.execute(*statement)
 
 
 class VoteCount(models.Model):

@@ -13,7 +13,8 @@
    latency, then the close, the certification, the closing package and its standalone
    verification. `--record-only` measures these alone.
 
-`--scenario writers` measures the write path instead: bench/writers.py.
+`--scenario writers` measures the write path instead: bench/writers.py; `--scenario flow`
+one citizen's flow, step by step, in-process: bench/flow.py.
 
 Needs wrk (Debian package wrk) and the `bench` extra (locust). Environment:
 BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432), BENCH_REDIS_URL (default
@@ -207,15 +208,18 @@ def main():
     scenarios = argparse.ArgumentParser(add_help=False)
     scenarios.add_argument(
         "--scenario",
-        choices=["site", "writers"],
+        choices=["site", "writers", "flow"],
         default="site",
         help="site (default): the pages, the citizen flows and the exports, as above; writers: "
         "Poll.cast_ballot() from 1 and 32 writers behind a simulated network, beside pgbench "
-        "(bench/writers.py, which takes the other arguments: see its --help)",
+        "(bench/writers.py, which takes the other arguments: see its --help); flow: one citizen's "
+        "flow step by step in-process, CPU, SQL and Redis per step (bench/flow.py)",
     )
     chosen, rest = scenarios.parse_known_args()
     if chosen.scenario == "writers":
         return subprocess.call([sys.executable, str(ROOT / "bench" / "writers.py"), *rest])
+    if chosen.scenario == "flow":
+        return subprocess.call([sys.executable, str(ROOT / "bench" / "flow.py"), *rest])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], parents=[scenarios])
     parser.add_argument("--ballots", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)

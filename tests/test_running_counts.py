@@ -163,3 +163,13 @@ def test_the_migration_moves_the_counts_into_shards_exactly_and_back(poll):
         MigrationExecutor(connection).migrate(
             MigrationExecutor(connection).loader.graph.leaf_nodes()
         )
+
+
+@pytest.mark.postgresql
+def test_a_ballot_adds_to_both_counts_in_one_statement(poll, django_assert_num_queries):
+    """Issue 15: the entries' counts and the ballot count in one round trip (a WITH): the poll
+    FOR SHARE, the entries, the ballot, its choices, the counts; savepoint and release."""
+    with django_assert_num_queries(7):
+        poll.cast_ballot(citizen_hash="c" * 64, numbers=[5])
+    assert sum(VoteCount.objects.filter(poll=poll).values_list("votes", flat=True)) == 1
+    assert poll.ballot_count == 1

@@ -1,0 +1,204 @@
+"""The CPU cost of one citizen's flow, step by step, in-process (issue 15, item 3).
+
+    make bench BENCH_ARGS="--scenario flow"            # bench/run.py hands over to this
+    DATABASE_URL=postgres://… REDIS_URL=redis://… python bench/flow.py [--flows 200]
+                                                       [--profile FILE] [--database-url URL]
+
+The production settings (bench.settings: DEBUG off, PostgreSQL, Redis, database sessions) with
+the `locmem` SMS backend; the database named by DATABASE_URL is migrated and loaded with the
+fifteen entries and the poll if it has none, and every flow adds a ballot to it. Django's test
+Client runs each complete flow, a new citizen with a new number and a new address:
+
+    GET /verify/, POST the phone (302), GET /verify/ (the code step), POST the code (302),
+    GET /vote/, POST the choice (the review), POST it with confirm=1 (302), GET /vote/done/.
+
+For each step it prints the median CPU time (time.process_time, this process: the test client's
+own share included, about 0.1 ms a request), the median wall time, and the SQL statements and
+Redis commands of the step; then the whole flow's. --profile writes a cProfile of all the flows
+(read it with `python -m pstats FILE`, or --top to print the hottest functions).
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+STEPS = [
+    "GET /verify/",
+    "POST /verify/ phone",
+    "GET /verify/ code step",
+    "POST /verify/ code",
+    "GET /vote/",
+    "POST /vote/ review",
+    "POST /vote/ confirm",
+    "GET /vote/done/",
+]
+
+
+def configure(database_url, redis_url):
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["REDIS_URL"] = redis_url
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-flow-only-key-" + "x" * 40)
+    os.environ.setdefault("CITIZEN_HASH_KEY", "bench-flow-only-citizen-hash-key-" + "y" * 20)
+    os.environ.setdefault("RECORD_SIGNING_KEY", "TVF5yjVDTZ6Pj9Ar5w7E3Qmd07xvH1uVKyDXiBxnH3A=")
+    os.environ["SMS_BACKEND"] = "locmem"
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+    os.environ.setdefault(
+        "DJANGO_STATIC_ROOT", str(Path(tempfile.gettempdir()) / "zibo-vote-bench-flow-static")
+    )
+    sys.path.insert(0, str(ROOT))
+
+
+class Counters:
+    """SQL statements (a connection's execute_wrapper) and Redis commands (the client's)."""
+
+    def __init__(self):
+        self.sql = 0
+        self.redis = 0
+
+    def install(self):
+        import redis.client
+        from django.db import connection
+
+        counters = self
+
+        def count_sql(execute, sql, params, many, context):
+            counters.sql += 1
+            return execute(sql, params, many, context)
+
+        connection.execute_wrappers.append(count_sql)
+        execute_command = redis.client.Redis.execute_command
+        pipeline_execute = redis.client.Pipeline.execute
+
+        def count_command(client, *args, **options):
+            counters.redis += 1
+            return execute_command(client, *args, **options)
+
+        def count_pipeline(pipe, *args, **kwargs):
+            # A pipeline is one round trip; its commands are counted one by one all the same.
+            counters.redis += len(pipe.command_stack)
+            return pipeline_execute(pipe, *args, **kwargs)
+
+        redis.client.Redis.execute_command = count_command
+        redis.client.Pipeline.execute = count_pipeline
+
+
+def one_flow(client, n, counters, results):
+    from verification import sms
+
+    # One client for every flow (a new one would load the middleware again, whitenoise's scan
+    # of the static files included); a new citizen: no cookies, a new address.
+    client.cookies.clear()
+    client.defaults["REMOTE_ADDR"] = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+    phone = f"139{(n * 7919) % 10**8:08d}"
+
+    def step(name, method, path, data=None, expect=200):
+        sql, redis_commands = counters.sql, counters.redis
+        cpu, wall = time.process_time(), time.perf_counter()
+        response = client.get(path) if method == "GET" else client.post(path, data)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if response.status_code != expect:
+            raise SystemExit(f"{name}: {response.status_code}, expected {expect}")
+        results[name].append(
+            (cpu * 1000, wall * 1000, counters.sql - sql, counters.redis - redis_commands)
+        )
+        return response
+
+    page = step("GET /verify/", "GET", "/verify/")
+    token = TOKEN.search(page.content.decode()).group(1)
+    step("POST /verify/ phone", "POST", "/verify/",
+         {"phone": phone, "csrfmiddlewaretoken": token}, 302)  # fmt: skip
+    page = step("GET /verify/ code step", "GET", "/verify/")
+    token = TOKEN.search(page.content.decode()).group(1)
+    code = sms.outbox.pop()["code"]
+    step("POST /verify/ code", "POST", "/verify/",
+         {"code": code, "csrfmiddlewaretoken": token}, 302)  # fmt: skip
+    page = step("GET /vote/", "GET", "/vote/")
+    token = TOKEN.search(page.content.decode()).group(1)
+    choice = n % 15 + 1
+    step("POST /vote/ review", "POST", "/vote/",
+         {"choices": choice, "csrfmiddlewaretoken": token})  # fmt: skip
+    confirmed = {"choices": choice, "csrfmiddlewaretoken": token, "confirm": "1"}
+    response = step("POST /vote/ confirm", "POST", "/vote/", confirmed, 302)
+    if response["Location"] != "/vote/done/":
+        raise SystemExit(f"the ballot went to {response['Location']}")
+    step("GET /vote/done/", "GET", "/vote/done/")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10, help="flows run first, not counted")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    parser.add_argument("--profile", help="write a cProfile of the counted flows to this file")
+    parser.add_argument("--top", type=int, default=0, help="print the N hottest functions")
+    args = parser.parse_args()
+    if not (args.database_url or "").startswith("postgres") or not args.redis_url:
+        sys.exit("bench/flow.py needs a PostgreSQL DATABASE_URL and a REDIS_URL")
+    configure(args.database_url, args.redis_url)
+
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+    from django.core.management import call_command
+
+    from ballots.models import Poll
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    if not Poll.objects.exists():
+        call_command("load_initial_data", verbosity=0)
+    cache.clear()  # the rate limits' counters of an earlier run: this Redis DB is the bench's
+
+    import logging
+
+    from django.test import Client
+
+    logging.disable(logging.INFO)  # a line per code sent: not what is measured
+    client = Client()
+    counters = Counters()
+    counters.install()
+    start = int(time.time() * 1000) % 10**6 * 1000  # new numbers and addresses on every run
+    for n in range(args.warmup):
+        one_flow(client, start + n, counters, {name: [] for name in STEPS})
+    results = {name: [] for name in STEPS}
+    profiler = cProfile.Profile() if (args.profile or args.top) else None
+    began = time.perf_counter()
+    for n in range(args.warmup, args.warmup + args.flows):
+        if profiler:
+            profiler.enable()
+        one_flow(client, start + n, counters, results)
+        if profiler:
+            profiler.disable()
+    seconds = time.perf_counter() - began
+
+    print(f"{args.flows} flows in {seconds:.1f} s; load average {os.getloadavg()[0]:.1f}")
+    print("| step | CPU ms | wall ms | SQL statements | Redis commands |")
+    print("|---|---:|---:|---:|---:|")
+    totals = [[sum(r[i][k] for r in results.values()) for i in range(args.flows)]
+              for k in range(4)]  # fmt: skip
+    for name, rows in [*results.items(), ("whole flow", None)]:
+        columns = totals if rows is None else [[row[k] for row in rows] for k in range(4)]
+        cpu, wall, sql, redis_commands = (statistics.median(c) for c in columns)
+        label = f"**{name}**" if rows is None else name
+        print(f"| {label} | {cpu:.2f} | {wall:.2f} | {sql:g} | {redis_commands:g} |")
+    if profiler:
+        if args.profile:
+            profiler.dump_stats(args.profile)
+        if args.top:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

@@ -530,6 +530,9 @@ class Poll(models.Model):
                 # An UPDATE of the row we hold, not save(): save() takes the table lock above.
                 Poll.objects.filter(pk=locked.pk).update(personal_data_purged_at=now)
                 locked.personal_data_purged_at = now
+                transaction.on_commit(
+                    partial(signals.personal_data_purged.send, sender=Poll, poll=locked)
+                )
             if changed:
                 _log_purge(locked, by, cleared, codes, sessions)
                 logger.warning(

@@ -304,3 +304,30 @@ def test_a_database_dump_after_the_purge_holds_no_personal_data(traces, certifie
 def test_the_housekeeping_timer_runs_the_purge_of_due_polls():
     unit = (settings.BASE_DIR / "deploy/systemd/zibo-vote-housekeeping.service").read_text()
     assert "manage.py purge_personal_data --due" in unit
+
+
+# --- The privacy notice, true to the code ---------------------------------------------------
+
+
+def page(client, url):
+    return client.get(url).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_notice_says_what_goes_when_and_the_polls_own_dates(
+    certified, client, django_capture_on_commit_callbacks
+):
+    html = page(client, "/privacy/")
+    assert f"最终结果）后{settings.PERSONAL_DATA_RETENTION_DAYS}天，随后删除" in html
+    assert "每天自动清理一次" in html and "短信验证码记录和浏览会话" in html
+    due_at = timezone.localtime(due(certified), timezone.get_fixed_timezone(8 * 60))
+    assert f"将于北京时间{due_at:%Y-%m-%d %H:%M}起删除" in html
+    with django_capture_on_commit_callbacks(execute=True):  # the cached page goes stale
+        certified.purge_personal_data(now=due(certified))
+    html = page(client, "/privacy/")
+    assert f"已于北京时间{due_at:%Y-%m-%d %H:%M}删除" in html
+
+
+@pytest.mark.django_db
+def test_the_notice_of_an_open_poll_names_no_date(poll, client):
+    assert "起删除" not in page(client, "/privacy/")

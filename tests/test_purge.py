@@ -331,3 +331,17 @@ def test_the_notice_says_what_goes_when_and_the_polls_own_dates(
 @pytest.mark.django_db
 def test_the_notice_of_an_open_poll_names_no_date(poll, client):
     assert "起删除" not in page(client, "/privacy/")
+
+
+@pytest.mark.django_db
+def test_the_notice_and_its_dates_in_english(certified, client, django_capture_on_commit_callbacks):
+    from django.utils import translation
+
+    from .test_languages import english
+
+    assert "will be deleted from" in english(client, "/en/privacy/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        certified.purge_personal_data(now=due(certified))
+    assert "was deleted at" in english(client, "/en/privacy/").content.decode()
+    with translation.override("en"), pytest.raises(CommandError, match="Give a poll"):
+        purge_command()

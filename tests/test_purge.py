@@ -248,7 +248,8 @@ def test_admin_pages_show_purged_ballots(certified, admin_client):
     ballot = Ballot.objects.filter(poll=certified).first()
     assert admin_client.get("/admin/ballots/ballot/").status_code == 200
     assert admin_client.get(f"/admin/ballots/ballot/{ballot.pk}/change/").status_code == 200
-    assert admin_client.get(f"/admin/ballots/poll/{certified.pk}/change/").status_code == 200
+    poll_page = admin_client.get(f"/admin/ballots/poll/{certified.pk}/change/")
+    assert poll_page.status_code == 200 and "个人信息清除时间" in poll_page.content.decode()
     assert admin_client.get("/results/").status_code == 200
 
 

@@ -14,7 +14,8 @@ class BallotsConfig(AppConfig):
         from .models import Poll
 
         # What the public pages show of polls, whichever way it changes: a save (the admin's
-        # form, Poll.close()), its entries, a voiding, counts set from a recount.
+        # form, Poll.close()), its entries, a voiding, counts set from a recount,
+        # the purge of personal data (/privacy/ gives its date).
         post_save.connect(invalidate_on_commit, sender=Poll, dispatch_uid="pages-poll")
         post_delete.connect(invalidate_on_commit, sender=Poll, dispatch_uid="pages-poll-delete")
         m2m_changed.connect(
@@ -22,3 +23,4 @@ class BallotsConfig(AppConfig):
         )
         signals.ballots_voided.connect(invalidate_on_commit, dispatch_uid="pages-voided")
         signals.counts_reset.connect(invalidate_on_commit, dispatch_uid="pages-counts-reset")
+        signals.personal_data_purged.connect(invalidate_on_commit, dispatch_uid="pages-purged")

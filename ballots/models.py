@@ -1,6 +1,8 @@
 import logging
 import secrets
 from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -54,6 +56,49 @@ class PollCertified(Exception):
     def __init__(self, poll):
         super().__init__(f"poll {poll.slug} was certified at {poll.certified_at}")
         self.poll = poll
+
+
+class PurgeNotDue(Exception):
+    """The poll's personal data is still needed: its result is not certified yet (due is None),
+    or PERSONAL_DATA_RETENTION_DAYS have not passed since (due: when they will have)."""
+
+    def __init__(self, poll, due=None):
+        super().__init__(
+            f"personal data of poll {poll.slug} is kept until {due or 'certification'}"
+        )
+        self.poll = poll
+        self.due = due
+
+    @property
+    def message(self):
+        if self.due is None:
+            return _("“%(poll)s”尚未确认最终结果，个人信息须保留至确认后%(days)d天。") % {
+                "poll": self.poll.slug,
+                "days": settings.PERSONAL_DATA_RETENTION_DAYS,
+            }
+        return _("“%(poll)s”的个人信息保留期尚未届满，北京时间%(due)s起方可清除。") % {
+            "poll": self.poll.slug,
+            "due": beijing_time(self.due),
+        }
+
+
+def beijing_time(moment):
+    """A moment as the office reads it: 2026-12-02 11:30 (Beijing time, whatever TIME_ZONE)."""
+    return timezone.localtime(moment, timezone.get_fixed_timezone(8 * 60)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
+
+
+@dataclass(frozen=True)
+class Purged:
+    """What Poll.purge_personal_data() removed: ballots cleared, codes and sessions deleted.
+    changed is False when there was nothing left to remove (a second run)."""
+
+    ballots: int
+    codes: int
+    sessions: int
+    at: object  # when the poll's personal data was (first) purged
+    changed: bool
 
 
 class PollStatus(models.TextChoices):
@@ -223,6 +268,11 @@ class Poll(models.Model):
         related_name="+",
     )
 
+    # Set by purge_personal_data(): from then on the ballots hold no personal data.
+    personal_data_purged_at = models.DateTimeField(
+        _("个人信息清除时间"), null=True, blank=True, editable=False
+    )
+
     objects = PollQuerySet.as_manager()
 
     class Meta:
@@ -264,7 +314,10 @@ class Poll(models.Model):
     # it would reopen a closed poll or undo a certification. So save() leaves them out, and
     # refuses a copy on which they were changed. (The counts are not columns of the poll at
     # all: see ballot_count below.)
-    GUARDED_FIELDS = frozenset({"closed_at", "closed_by", "certified_at", "certified_by"})
+    # personal_data_purged_at likewise: a stale copy must not take back the purge's mark.
+    GUARDED_FIELDS = frozenset(
+        {"closed_at", "closed_by", "certified_at", "certified_by", "personal_data_purged_at"}
+    )
 
     def save(self, *args, update_fields=None, **kwargs):
         if update_fields is None and not self._state.adding:
@@ -277,7 +330,7 @@ class Poll(models.Model):
             if changed:
                 raise ValueError(
                     f"Poll.save() does not write {', '.join(changed)}: they change only under "
-                    "the poll's row lock (close, certify)."
+                    "the poll's row lock (close, certify, purge_personal_data)."
                 )
             update_fields = [
                 field.name
@@ -430,6 +483,70 @@ class Poll(models.Model):
         self.__dict__.pop("status", None)
         return certified_now
 
+    @property
+    def personal_data_due(self):
+        """When the ballots' personal data may be purged, or None while the result is not
+        certified: the certification plus PERSONAL_DATA_RETENTION_DAYS."""
+        if self.certified_at is None:
+            return None
+        return self.certified_at + timedelta(days=settings.PERSONAL_DATA_RETENTION_DAYS)
+
+    def purge_personal_data(self, by=None, now=None):
+        """Remove the personal data the poll no longer needs (PIPL Art. 19, 47), for good.
+
+        The purpose it was kept for, one ballot per person and fraud review, ends with the
+        certified result and its retention period. Clears Ballot.PERSONAL_FIELDS on every
+        ballot of the poll (one UPDATE), deletes the SMS codes of its citizens and the stored
+        sessions that carry one of them; receipts, choices, counts, voidings and the public
+        record stay. Raises PurgeNotDue before then. Idempotent: a second run removes nothing
+        and returns changed=False, logging nothing. Returns a Purged with the counts, which go
+        to the admin log (by, or the inactive "housekeeping" account from the command line).
+        docs/privacy.md says what is kept where and why.
+        """
+        from verification.models import VerificationCode
+
+        now = now or timezone.now()
+        with transaction.atomic():
+            # The poll's row FOR UPDATE: the certification read here is the committed one (a
+            # certify() in progress holds the row), and two purges of one poll (the timer and
+            # staff) run one after the other, the second finding nothing left. Not
+            # select_for_change(): its table lock would hold up the ballots of every open poll
+            # for as long as this poll's million-row UPDATE takes, and a certified poll has no
+            # ballot or voiding in progress to wait for (they are refused once it is certified).
+            locked = Poll.objects.select_for_update().get(pk=self.pk)
+            due = locked.personal_data_due
+            if due is None or now < due:
+                raise PurgeNotDue(locked, due)
+            ballots = Ballot.objects.filter(poll=locked)
+            hashes = ballots.filter(citizen_hash__isnull=False).values("citizen_hash")
+            # Codes are not per poll: those of the poll's citizens go, by the hash the code
+            # rows carry (the same keyed hash as Ballot.citizen_hash); others stay.
+            codes, _kinds = VerificationCode.objects.filter(phone_hash__in=hashes).delete()
+            sessions = _delete_sessions_of(ballots)
+            cleared = ballots.filter(Ballot.holds_personal_data()).update(**Ballot.purged_values())
+            first = locked.personal_data_purged_at is None
+            changed = first or bool(cleared or codes or sessions)
+            if first:
+                # An UPDATE of the row we hold, not save(): save() takes the table lock above.
+                Poll.objects.filter(pk=locked.pk).update(personal_data_purged_at=now)
+                locked.personal_data_purged_at = now
+                transaction.on_commit(
+                    partial(signals.personal_data_purged.send, sender=Poll, poll=locked)
+                )
+            if changed:
+                _log_purge(locked, by, cleared, codes, sessions)
+                logger.warning(
+                    "Personal data of poll %s purged by %s: %d ballots, %d codes, %d sessions",
+                    locked.slug,
+                    by or "the command line",
+                    cleared,
+                    codes,
+                    sessions,
+                )
+        self.personal_data_purged_at = locked.personal_data_purged_at
+        self._remember_guarded(["personal_data_purged_at"])
+        return Purged(cleared, codes, sessions, locked.personal_data_purged_at, changed)
+
     def settled_marks(self):
         """(last ballot id, last voiding id, ended_at, certified_at), all committed for good.
 
@@ -552,6 +669,65 @@ class Poll(models.Model):
         return self.closed_at or self.closes_at
 
 
+def _delete_sessions_of(ballots):
+    """Delete the stored sessions verified for (or waiting for a code to) a citizen of these
+    ballots; returns how many. Only stored sessions (the db and cached_db engines) can be
+    found: with the cache engine they are in Redis, which ends them by itself after
+    SESSION_COOKIE_AGE (9 hours), long before any purge is due."""
+    from django.contrib.sessions.models import Session
+
+    from verification.services import CITIZEN, PENDING
+
+    if settings.SESSION_ENGINE not in (
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    ):
+        return 0
+    from importlib import import_module
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    by_hash = {}
+    # The session table holds a working day's sessions at most (clearsessions runs daily).
+    for session in Session.objects.iterator(chunk_size=2000):
+        data = session.get_decoded()
+        for key, name in ((CITIZEN, "hash"), (PENDING, "phone_hash")):
+            value = data.get(key)
+            if isinstance(value, dict) and isinstance(value.get(name), str):
+                by_hash.setdefault(value[name], set()).add(session.session_key)
+    keys = set()
+    candidates = list(by_hash)
+    for start in range(0, len(candidates), 500):
+        found = ballots.filter(citizen_hash__in=candidates[start : start + 500])
+        for citizen in found.values_list("citizen_hash", flat=True):
+            keys |= by_hash[citizen]
+    for key in keys:
+        store(session_key=key).delete()  # the cached copy too, with cached_db
+    return len(keys)
+
+
+def _log_purge(poll, by, ballots, codes, sessions):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.auth import get_user_model
+
+    if by is None:
+        by, created = get_user_model().objects.get_or_create(
+            username=HOUSEKEEPING_USERNAME, defaults={"is_active": False}
+        )
+        if created:
+            by.set_unusable_password()
+            by.save(update_fields=["password"])
+    message = _("清除个人信息：选票%(ballots)d张，验证码%(codes)d条，会话%(sessions)d个。") % {
+        "ballots": ballots,
+        "codes": codes,
+        "sessions": sessions,
+    }
+    LogEntry.objects.log_actions(by.pk, [poll], CHANGE, str(message), single_object=True)
+
+
+# The account the admin log names for what the scheduled housekeeping did: inactive, no password.
+HOUSEKEEPING_USERNAME = "housekeeping"
+
+
 # No 0/O, 1/I/L: a receipt is read aloud over the phone and copied by hand.
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RECEIPT_LENGTH = 12  # 31^12 ≈ 8·10^17: guessing someone else's receipt is hopeless
@@ -663,7 +839,11 @@ class Ballot(models.Model):
     )
     # HMAC-SHA256 of the phone number under CITIZEN_HASH_KEY (verification.identity),
     # never the number.
-    citizen_hash = models.CharField(_("手机号摘要"), max_length=64)
+    # NULL once purge_personal_data() has run: the unique constraint below skips NULLs, and the
+    # poll is final then, so one ballot per citizen no longer needs holding.
+    citizen_hash = models.CharField(  # noqa: DJ001
+        _("手机号摘要"), max_length=64, null=True, blank=True
+    )
     # NULL, not "", when the poll asks no ID: the unique constraint below skips NULLs.
     id_number_hash = models.CharField(  # noqa: DJ001
         _("身份证号摘要"), max_length=64, null=True, blank=True
@@ -702,6 +882,11 @@ class Ballot(models.Model):
         related_name="ballots",
     )
 
+    # What identifies or locates a citizen, kept only for one ballot per person and for fraud
+    # review: Poll.purge_personal_data() empties these (NULL where nullable, else "").
+    # A signal added to ballots (issue 14) that is personal goes here too.
+    PERSONAL_FIELDS = ("citizen_hash", "id_number_hash", "phone_masked", "network")
+
     objects = BallotQuerySet.as_manager()
 
     class Meta:
@@ -735,6 +920,23 @@ class Ballot(models.Model):
         # Not the receipt: staff pages and the admin log name ballots, and a receipt next to a
         # masked phone would lead to that citizen's choices in the public record (P5).
         return _("选票 #%(id)s") % {"id": self.pk}
+
+    @classmethod
+    def purged_values(cls):
+        """{field: its empty value} for PERSONAL_FIELDS."""
+        values = {}
+        for name in cls.PERSONAL_FIELDS:
+            field = cls._meta.get_field(name)
+            values[name] = None if field.null else ""
+        return values
+
+    @classmethod
+    def holds_personal_data(cls):
+        """A Q for the ballots with any personal field not yet empty."""
+        held = Q()
+        for name, empty in cls.purged_values().items():
+            held |= ~Q(**{f"{name}__isnull": True}) if empty is None else ~Q(**{name: empty})
+        return held
 
     def void(self, *, by, reason, note=""):
         """Take this ballot out of the tally, for good, with who, when and why.

@@ -17,3 +17,7 @@ poll_certified = Signal()
 
 # A poll's running counts were set from a recount (Poll.reset_counts): sender=Poll, poll=.
 counts_reset = Signal()
+
+# A poll's personal data was purged (Poll.purge_personal_data): sender=Poll, poll=. /privacy/
+# says when.
+personal_data_purged = Signal()

@@ -32,7 +32,15 @@ from zibo_vote.http import client_ip, next_path
 from zibo_vote.page_cache import public_page
 
 from .forms import BallotForm
-from .models import AlreadyVoted, Ballot, InvalidChoices, Poll, PollNotOpen, PollStatus
+from .models import (
+    AlreadyVoted,
+    Ballot,
+    InvalidChoices,
+    Poll,
+    PollNotOpen,
+    PollStatus,
+    beijing_time,
+)
 from .tally import tally
 
 logger = logging.getLogger(__name__)
@@ -371,6 +379,11 @@ def privacy(request):
         "retention_days": settings.PERSONAL_DATA_RETENTION_DAYS,
         "ttl_minutes": settings.SMS_CODE_TTL_SECONDS // 60,
     }
+    if poll is not None and poll.personal_data_purged_at is not None:
+        context["purged_at"] = beijing_time(poll.personal_data_purged_at)
+    elif poll is not None and poll.personal_data_due is not None:
+        context["certified_at"] = beijing_time(poll.certified_at)
+        context["purge_due"] = beijing_time(poll.personal_data_due)
     return render(request, "ballots/privacy.html", context)
 
 

@@ -25,7 +25,7 @@ def test_the_phone_step_says_who_collects_what_for_what_and_how_long(client, pol
     assert "淄博市委改革办收集您的手机号码" in note  # who
     assert "仅用于发送短信验证码和确保一人一票" in note  # why
     assert "号码摘要、号段（如1381234****）、上网所在网段和投票时间" in note  # what is kept
-    assert "在投票结果确认后30天内删除" in note  # how long
+    assert "在投票结果确认满30天后一天内删除" in note  # how long
     assert 'href="/privacy/"' in note
     # Before the number is asked for: on the page of the form, not after it was sent.
     assert html.index('name="phone"') < html.index('<section class="privacy-note"')
@@ -56,7 +56,7 @@ def test_the_notice_follows_the_settings_and_the_poll(client, poll):
     assert "居民身份证号码" in html and "每个居民身份证号码只投一票" in html
     assert '<a href="tel:05333181234">0533-3181234</a>' in html
     assert '<a href="mailto:ggb@zibo.gov.cn">ggb@zibo.gov.cn</a>' in html
-    assert "90天内删除" in text(client.get("/verify/"))
+    assert "确认满90天后一天内删除" in text(client.get("/verify/"))
 
 
 def test_the_home_page_states_the_rules(client, poll):

@@ -117,6 +117,7 @@ class PollAdmin(admin.ModelAdmin):
                     "closed_by",
                     "certified_at",
                     "certified_by",
+                    "personal_data_purged_at",
                 ]
             },
         ),
@@ -134,6 +135,7 @@ class PollAdmin(admin.ModelAdmin):
             "closed_by",
             "certified_at",
             "certified_by",
+            "personal_data_purged_at",
             "tally_table",
         ]
         if obj is not None and obj.status != PollStatus.SCHEDULED:

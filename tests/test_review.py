@@ -43,7 +43,7 @@ def add_ballots(poll, rows):
 
 
 def ordinary(poll, n, day, seed=1):
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     rows = []
     for _ in range(n):
         moment = day + timedelta(seconds=rng.randrange(7 * 3600, 23 * 3600))
@@ -70,7 +70,7 @@ def wave(day, size=120):
 
 def campus(day, n=600, seed=2):
     """One big NAT: many citizens, one /24, spread over the day, ordinary gaps and browsers."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     return [
         (
             day + timedelta(seconds=rng.randrange(7 * 3600, 23 * 3600)),

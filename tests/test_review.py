@@ -196,3 +196,34 @@ def test_bad_cluster_or_missing_note_is_refused_in_chinese(moderator, poll, day)
     assert "该可疑群组已不存在" in text(page)
     assert not Ballot.objects.filter(voided_at__isnull=False).exists()
     assert moderator.get("/admin/ballots/ballot/", {"cluster": "x:y"}).status_code == 200
+
+
+def test_the_closing_package_carries_the_voided_batches_and_still_verifies(
+    client, poll, admin_user, django_capture_on_commit_callbacks
+):
+    import io
+    import json
+    import zipfile
+
+    from record.publish import publish_checkpoint
+    from tools.verify_record import Report, verify_package
+
+    from .conftest import cast
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ballots = cast(poll, [1], [2], [3], [1])
+        publish_checkpoint(poll)
+        Ballot.objects.filter(pk__in=[b.pk for b in ballots[:2]]).void(
+            by=admin_user, reason=VoidReason.STUFFING, note="号段1700000", rule="automation"
+        )
+        poll.close()
+        poll.certify(by=admin_user)
+    data = b"".join(client.get("/record/reform-experiences/package.zip").streaming_content)
+    lines = []
+    verify_package(io.BytesIO(data), report=Report(lines.append))
+    assert "最终结果（已于" in "\n".join(lines)
+    facts = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("poll.json"))
+    [batch] = facts["voidings"]
+    assert batch["count"] == 2 and batch["reason"] == "stuffing" and batch["rule"] == "automation"
+    assert batch["first_cast_at"] and batch["last_cast_at"]
+    assert b"1700000" not in data

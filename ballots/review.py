@@ -18,6 +18,7 @@ from django.db.models import Count, F, Max, Min, Q
 from django.db.models.functions import (
     ExtractHour,
     ExtractMinute,
+    Floor,
     Substr,
     TruncHour,
     TruncMinute,
@@ -150,7 +151,7 @@ def _bursts(poll, kind):
     limit = settings.REVIEW_BURST_BALLOTS
     rows = (
         _keyed(counted(poll), kind)
-        .annotate(hour=TruncHour("cast_at"), tenth=ExtractMinute("cast_at") / 10)
+        .annotate(hour=TruncHour("cast_at"), tenth=Floor(ExtractMinute("cast_at") / 10.0))
         .values("key", "hour", "tenth")
         .annotate(n=Count("pk"))
         .filter(n__gt=limit)

@@ -609,7 +609,15 @@ class Poll(models.Model):
         self.__dict__.pop("ballot_totals", None)
 
     def cast_ballot(
-        self, *, citizen_hash, numbers, id_number_hash=None, network="", phone_masked=""
+        self,
+        *,
+        citizen_hash,
+        numbers,
+        id_number_hash=None,
+        network="",
+        phone_masked="",
+        ua_family="",
+        code_sent_at=None,
     ):
         """Record one citizen's ballot, or raise PollNotOpen, AlreadyVoted or InvalidChoices."""
         numbers = list(numbers)
@@ -640,6 +648,12 @@ class Poll(models.Model):
                     receipt=new_receipt(),
                     network=network,
                     phone_masked=phone_masked,
+                    ua_family=ua_family[:40],
+                    seconds_from_code=(
+                        max(0, int((now - code_sent_at).total_seconds()))
+                        if code_sent_at is not None
+                        else None
+                    ),
                 )
                 Choice.objects.bulk_create(Choice(ballot=ballot, reform=r) for r in reforms)
                 # The running counts last: their rows stay locked to the commit. The shard comes
@@ -766,6 +780,12 @@ class Voiding(models.Model):
     reason = models.CharField(_("作废原因"), max_length=32, choices=VoidReason.choices)
     note = models.TextField(_("作废说明"), blank=True)
     count = models.PositiveIntegerField(_("作废张数"))
+    # The cluster's public description (issue 14): the span of the voided ballots' cast times,
+    # computed at void time, and the review rule that found it (a category, never a network or
+    # a 号段). Empty for a voiding made from the ballot list without a flag.
+    first_cast_at = models.DateTimeField(_("最早投票时间"), null=True, blank=True)
+    last_cast_at = models.DateTimeField(_("最晚投票时间"), null=True, blank=True)
+    rule = models.CharField(_("审核规则"), max_length=32, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
@@ -775,14 +795,32 @@ class Voiding(models.Model):
     def __str__(self):
         return _("第%(number)d批作废") % {"number": self.pk}
 
+    @property
+    def rule_label(self):
+        from .review import RULES
+
+        return RULES.get(self.rule, "")
+
+    def public(self):
+        """What the public review says of this batch: no network, no 号段, no note."""
+        return {
+            "at": self.at,
+            "count": self.count,
+            "reason": self.reason,
+            "rule": self.rule,
+            "first_cast_at": self.first_cast_at,
+            "last_cast_at": self.last_cast_at,
+        }
+
 
 class BallotQuerySet(models.QuerySet):
     def counted(self):
         return self.filter(voided_at__isnull=True)
 
-    def void(self, *, by, reason, note=""):
+    def void(self, *, by, reason, note="", rule=""):
         """Take these ballots out of the tally, for good, with who, when and why.
 
+        `rule`: the review flag's rule the ballots were found by (ballots.review), if any.
         Ballots already voided are left as they are. Returns the ids of the ballots voided.
         One transaction a poll, however many ballots: a stuffing wave is voided in a few
         statements, not a few per ballot, and is one Voiding (one batch) per poll.
@@ -800,11 +838,20 @@ class BallotQuerySet(models.QuerySet):
                 if poll.certified_at is not None:
                     raise PollCertified(poll)
                 targets = self.filter(poll=poll, voided_at__isnull=True).order_by()
-                ids = list(targets.values_list("pk", flat=True))
-                if not ids:
+                rows = list(targets.values_list("pk", "cast_at"))
+                if not rows:
                     continue
+                ids = [pk for pk, _cast_at in rows]
                 voiding = Voiding.objects.create(
-                    poll=poll, at=now, by=by, reason=reason, note=note, count=len(ids)
+                    poll=poll,
+                    at=now,
+                    by=by,
+                    reason=reason,
+                    note=note,
+                    count=len(ids),
+                    first_cast_at=min(cast_at for _pk, cast_at in rows),
+                    last_cast_at=max(cast_at for _pk, cast_at in rows),
+                    rule=rule,
                 )
                 # Taken from the shard each ballot was counted in (cast_ballot()).
                 lost = (
@@ -858,6 +905,12 @@ class Ballot(models.Model):
         blank=True,
         help_text=_("投票者IP地址所在网段（IPv4取前24位），仅供核查刷票。"),
     )
+    # Review signals (issue 14, docs/review.md): a coarse family, never the raw user agent, and
+    # the seconds between the SMS code being sent and the ballot.
+    ua_family = models.CharField(_("浏览器类别"), max_length=40, blank=True)
+    seconds_from_code = models.PositiveIntegerField(
+        _("验证码发送至投票秒数"), null=True, blank=True
+    )
     voided_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -884,8 +937,15 @@ class Ballot(models.Model):
 
     # What identifies or locates a citizen, kept only for one ballot per person and for fraud
     # review: Poll.purge_personal_data() empties these (NULL where nullable, else "").
-    # A signal added to ballots (issue 14) that is personal goes here too.
-    PERSONAL_FIELDS = ("citizen_hash", "id_number_hash", "phone_masked", "network")
+    # The review's signals (the browser family, the seconds from the code) go with them.
+    PERSONAL_FIELDS = (
+        "citizen_hash",
+        "id_number_hash",
+        "phone_masked",
+        "network",
+        "ua_family",
+        "seconds_from_code",
+    )
 
     objects = BallotQuerySet.as_manager()
 
@@ -893,6 +953,12 @@ class Ballot(models.Model):
         ordering = ["-cast_at"]
         verbose_name = _("选票")
         verbose_name_plural = _("选票")
+        # What the fraud review (ballots.review) groups and orders by, within one poll.
+        indexes = [
+            models.Index(fields=["poll", "network", "cast_at"], name="ballots_review_network"),
+            models.Index(fields=["poll", "phone_masked", "cast_at"], name="ballots_review_segment"),
+            models.Index(fields=["poll", "cast_at"], name="ballots_review_cast_at"),
+        ]
         constraints = [
             # The rule "one ballot per citizen per poll", held by the database under any load.
             # A voided ballot keeps its place: voiding removes a vote, it does not grant another.

@@ -41,6 +41,7 @@ from .models import (
     PollStatus,
     beijing_time,
 )
+from .review import ua_family
 from .tally import tally
 
 logger = logging.getLogger(__name__)
@@ -312,6 +313,8 @@ def _cast(request, poll, form, citizen):
             id_number_hash=id_number_hash(id_number) if id_number else None,
             network=truncated_network(client_ip(request)),
             phone_masked=citizen.masked_phone,
+            ua_family=ua_family(request.headers.get("User-Agent", "")),
+            code_sent_at=citizen.code_sent_at,
         )
     except AlreadyVoted as refused:
         if not refused.by_id_number:
@@ -400,6 +403,10 @@ def results(request):
         status = poll.status
         visible = poll.has_ended or (status == PollStatus.OPEN and poll.results_visible_while_open)
         context["result"] = tally(poll) if visible else None
+        if visible:
+            # The published review (issue 14): each voided batch as size, time span, reason
+            # category and rule; never a network or a 号段.
+            context["review_voidings"] = list(poll.voidings.all())
         if status == PollStatus.OPEN:
             context["time_left"] = _time_left(poll, timezone.now())
         if poll.has_ended:

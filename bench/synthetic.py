@@ -78,8 +78,30 @@ def _chunks(rows, size):
         yield chunk
 
 
-def load(poll, count, seed=2016):
-    """Add `count` synthetic ballots (one choice each) to `poll`; returns the seconds it took."""
+FAMILIES = ("微信 / Android", "微信 / iOS", "Mobile Safari / iOS", "Chrome / Windows")
+WAVE_NETWORK = "203.0.113.0/24"
+WAVE_SEGMENT = "1700000"
+
+
+def wave_rows(count, now):
+    """A stuffing wave (issue 14): a night burst, one /24, one 号段, automation, equal gaps:
+    one ballot every 5 s from 03:00 Beijing time of the day before `now`, 7 s after the code."""
+    from ballots.review import AUTOMATION
+
+    start = timezone.localtime(now - timedelta(days=1)).replace(
+        hour=3, minute=0, second=0, microsecond=0
+    )
+    return [
+        (start + timedelta(seconds=5 * n), WAVE_NETWORK, f"{WAVE_SEGMENT}****", AUTOMATION, 7)
+        for n in range(count)
+    ]
+
+
+def load(poll, count, seed=2016, wave=0):
+    """Add `count` synthetic ballots (one choice each) to `poll`; returns the seconds it took.
+
+    With `wave`, that many of them are a stuffing wave (wave_rows); the others come from about
+    20,000 networks and 3,000 号段 in the daytime, with ordinary browsers and gaps."""
     from ballots.models import RECEIPT_ALPHABET, Ballot, Choice, Poll  # after django.setup()
 
     if settings.ROOT_URLCONF != "bench.urls":
@@ -107,17 +129,43 @@ def load(poll, count, seed=2016):
         first_id = (Ballot.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
         chosen = rng.choices(reforms, weights=weights, k=count)
         now = timezone.now()
+        waves = wave_rows(wave, now)
+
+        def signals(n):
+            if n < len(waves):
+                return waves[n]
+            day = now - timedelta(days=rng.randrange(14))
+            moment = timezone.localtime(day).replace(hour=7) + timedelta(
+                seconds=rng.randrange(16 * 3600)
+            )
+            return (
+                moment,
+                f"10.{rng.randrange(80)}.{rng.randrange(250)}.0/24",
+                f"13{rng.randrange(3000):05d}****",
+                rng.choice(FAMILIES),
+                rng.randrange(20, 240),
+            )
+
         ballots = (
             (
                 first_id + n,
                 f"{SYNTHETIC}{start + n:054d}",
-                now - timedelta(seconds=rng.randrange(14 * 24 * 3600)),
+                *signals(n),
                 synthetic_receipt(start + n, RECEIPT_ALPHABET),
             )
             for n in range(count)
         )
-        names = ["id", "citizen_hash", "cast_at", "receipt"]
-        write_rows(Ballot, names, ballots, poll_id=poll.pk, network="synthetic")
+        names = [
+            "id",
+            "citizen_hash",
+            "cast_at",
+            "network",
+            "phone_masked",
+            "ua_family",
+            "seconds_from_code",
+            "receipt",
+        ]
+        write_rows(Ballot, names, ballots, poll_id=poll.pk)
         choices = ((first_id + n, reform) for n, reform in enumerate(chosen))
         write_rows(Choice, ["ballot_id", "reform_id"], choices)
         with connection.cursor() as cursor:  # the ids were given: move the sequence past them
@@ -133,6 +181,9 @@ def main():
     parser.add_argument("--poll", metavar="SLUG", default="reform-experiences")
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2016)
+    parser.add_argument(
+        "--wave", type=int, default=0, metavar="N", help="N of them a stuffing wave (issue 14)"
+    )
     args = parser.parse_args()
     django.setup()
     from django.core.management import CommandError
@@ -141,7 +192,7 @@ def main():
 
     try:
         poll = poll_named(args.poll)
-        seconds = load(poll, args.count, args.seed)
+        seconds = load(poll, args.count, args.seed, wave=args.wave)
     except (CommandError, Refused) as error:
         sys.exit(str(error))
     print(f"Added {args.count} synthetic ballots to {poll.slug} in {seconds:.1f} s.")

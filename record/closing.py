@@ -15,6 +15,7 @@ from django.utils import translation
 from ballots import export
 from ballots.models import PollStatus, VoidReason
 from ballots.tally import recount
+from tools.verify_record import format_time
 
 from .models import ClosingPackage, Entry, Log, PackageChunk
 from .package import OfferedEntry, PollFacts, build_closing_package
@@ -55,6 +56,17 @@ def poll_facts(poll, result=None):
         extra={
             "closed_by": staff_name(poll.closed_by),
             "certified_by": staff_name(poll.certified_by),
+            # The published review (issue 14): each voided batch, no network, no 号段.
+            "voidings": [
+                {
+                    "count": v.count,
+                    "reason": v.reason,
+                    "rule": v.rule,
+                    "first_cast_at": format_time(v.first_cast_at) if v.first_cast_at else None,
+                    "last_cast_at": format_time(v.last_cast_at) if v.last_cast_at else None,
+                }
+                for v in poll.voidings.order_by("at", "pk")
+            ],
         },
     )
 

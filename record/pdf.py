@@ -105,6 +105,19 @@ def result_pdf(poll, result, voided_by_reason, final_checkpoint, fingerprint):
         [_p(f"　其中：{reasons.get(reason, reason)}"), _p(f"{count}张")]
         for reason, count in sorted(voided_by_reason.items())
     ]
+    # Each voided batch (issue 14): size, time span of its ballots, reason; no network, no 号段.
+    for voiding in poll.voidings.order_by("at", "pk"):
+        span = ""
+        if voiding.first_cast_at is not None:
+            first = timezone.localtime(voiding.first_cast_at).strftime("%Y-%m-%d %H:%M")
+            last = timezone.localtime(voiding.last_cast_at).strftime("%Y-%m-%d %H:%M")
+            span = f"，投票时间{first}至{last}"
+        counts.append(
+            [
+                _p(f"　作废批次{voiding.pk}"),
+                _p(f"{voiding.count}张{span}，{reasons.get(voiding.reason, voiding.reason)}"),
+            ]
+        )
     summary = Table(counts, colWidths=[60 * mm, 110 * mm])
     summary.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey)]))
     story += [

@@ -44,9 +44,9 @@ def test_columns_the_loader_does_not_set_get_the_models_defaults(poll, benchmark
     synthetic.load(poll, 10)
     loaded = Ballot.objects.values().first()
     made = Ballot(poll=poll)
-    for name in ("id_number_hash", "phone_masked", "voided_at", "voided_by_id", "void_reason"):
+    for name in ("id_number_hash", "voided_at", "voided_by_id", "void_reason"):
         assert loaded[name] == getattr(made, name), name
-    assert loaded["network"] == "synthetic"
+    assert loaded["network"].endswith(".0/24") and loaded["phone_masked"].endswith("****")
     [real] = cast(poll, [3])  # the id sequence was moved past the loaded ballots
     assert real.pk > loaded["id"]
 
@@ -131,3 +131,14 @@ def test_the_latency_proxy_stops_by_itself(echo_server):
     _, said = proxy.communicate(timeout=10)
     assert proxy.returncode == 0
     assert "stopping after 0.5 s" in said
+
+
+def test_a_wave_mixed_into_the_load_is_flagged_with_its_true_size(poll, benchmark_mode):
+    from ballots import review
+
+    synthetic.load(poll, 3000, wave=150)
+    found = {(c.rule, c.key): c.size for c in review.flags(poll, with_details=False)}
+    assert found[("automation", synthetic.WAVE_NETWORK)] == 150
+    assert found[("same_gap", synthetic.WAVE_NETWORK)] == 150
+    assert found[("night", synthetic.WAVE_SEGMENT)] == 150
+    assert {key for _rule, key in found} == {synthetic.WAVE_NETWORK, synthetic.WAVE_SEGMENT}

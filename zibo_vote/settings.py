@@ -291,6 +291,21 @@ SMS_REFUSE_VIRTUAL_OPERATORS = env_bool("SMS_REFUSE_VIRTUAL_OPERATORS", True)
 # many days after (the purge implements it; the 个人信息保护说明 page states it).
 PERSONAL_DATA_RETENTION_DAYS = env_int("PERSONAL_DATA_RETENTION_DAYS", 30)
 
+# The fraud review's flags (ballots.review, docs/review.md). A flag voids nothing: staff look.
+# A burst: more than this many ballots from one network or one 号段 in one 10-minute window.
+REVIEW_BURST_BALLOTS = env_int("REVIEW_BURST_BALLOTS", 30)
+# A night share: of a network or 号段 with at least REVIEW_NIGHT_MIN_BALLOTS ballots, more than
+# REVIEW_NIGHT_SHARE of them cast before REVIEW_NIGHT_END_HOUR (Beijing time).
+REVIEW_NIGHT_END_HOUR = 6
+REVIEW_NIGHT_MIN_BALLOTS = env_int("REVIEW_NIGHT_MIN_BALLOTS", 30)
+REVIEW_NIGHT_SHARE = 0.5
+# Identical timing: this many ballots from one network with the same seconds from code to ballot.
+REVIEW_SAME_GAP_BALLOTS = env_int("REVIEW_SAME_GAP_BALLOTS", 20)
+# Automation: this many ballots from one network sent by scripts or headless browsers.
+REVIEW_AUTOMATION_BALLOTS = env_int("REVIEW_AUTOMATION_BALLOTS", 5)
+# A cluster's choices are shown only from this size on: never the choices of one ballot.
+REVIEW_CHOICES_MIN_BALLOTS = 10
+
 # django-ratelimit counts in the shared cache, every worker and app server together.
 RATELIMIT_USE_CACHE = "limits"
 RATELIMIT_VIEW = "zibo_vote.views.rate_limited"

@@ -45,6 +45,34 @@ class HourFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ClusterFilter(admin.SimpleListFilter):
+    """The ballots of one flag of the review page (ballots.review): ?cluster=POLL:ID."""
+
+    title = _("可疑群组")
+    parameter_name = "cluster"
+
+    def _cluster(self):
+        from .. import review
+        from ..models import Poll
+
+        poll_id, _sep, cluster_id = (self.value() or "").partition(":")
+        poll = Poll.objects.filter(pk=int(poll_id)).first() if poll_id.isdigit() else None
+        return poll, review.find_cluster(poll, cluster_id) if poll else None
+
+    def lookups(self, request, model_admin):
+        if self.value():
+            return [(self.value(), _("审核页面所列群组"))]
+        return []
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        poll, cluster = self._cluster()
+        if cluster is None:
+            return queryset.none()
+        return queryset.filter(poll=poll, voided_at__isnull=True).filter(cluster.q())
+
+
 class VoidForm(forms.Form):
     reason = forms.ChoiceField(label=_("作废原因"), choices=VoidReason.choices)
     note = forms.CharField(
@@ -74,11 +102,12 @@ class BallotAdmin(admin.ModelAdmin):
         "cast_at",
         "phone_masked",
         "network",
+        "ua_family",
         "status",
         "void_reason",
         "voiding",
     ]
-    list_filter = ["poll", StatusFilter, HourFilter]
+    list_filter = ["poll", StatusFilter, HourFilter, ClusterFilter]
     list_select_related = ["poll", "voiding"]
     date_hierarchy = "cast_at"
     actions = ["void_ballots"]
@@ -87,6 +116,8 @@ class BallotAdmin(admin.ModelAdmin):
         "cast_at",
         "phone_masked",
         "network",
+        "ua_family",
+        "seconds_from_code",
         "voided_at",
         "voided_by",
         "void_reason",

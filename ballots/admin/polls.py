@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import export
 from ..models import Poll, PollNotClosed, PollStatus
 from ..tally import audit
+from . import review
 
 
 class PollAdminForm(forms.ModelForm):
@@ -221,13 +222,26 @@ class PollAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.export_ballots_view),
                 name="ballots_poll_export_ballots",
             ),
+            path(
+                "<int:object_id>/review/",
+                self.admin_site.admin_view(self.review_view),
+                name="ballots_poll_review",
+            ),
         ]
         return own + super().get_urls()
+
+    def has_review_permission(self, request, obj=None):
+        return request.user.has_perm("ballots.void_ballot")
+
+    def review_view(self, request, object_id):
+        poll = self._poll_or_403(request, object_id, self.has_review_permission)
+        return review.review_view(self, request, poll)
 
     def render_change_form(self, request, context, *args, **kwargs):
         context["can_close"] = self.has_close_permission(request)
         context["can_export"] = self.has_export_permission(request)
         context["can_certify"] = self.has_certify_permission(request)
+        context["can_review"] = self.has_review_permission(request)
         return super().render_change_form(request, context, *args, **kwargs)
 
     def _poll_or_403(self, request, object_id, allowed):

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
-from .models import Ballot, Choice
+from .models import Ballot, Choice, ReviewSnapshot
 
 AUTOMATION = "自动化工具"
 # Substrings of a user agent that no citizen's browser sends: scripts, headless browsers.
@@ -104,6 +104,23 @@ class Cluster:
     @property
     def rule_label(self):
         return RULES[self.rule]
+
+    _MOMENTS = ("first_cast_at", "last_cast_at", "start", "end")
+
+    def as_dict(self):
+        """The cluster as JSON for the stored review (ReviewSnapshot)."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in self._MOMENTS:
+            data[name] = data[name].isoformat() if data[name] else None
+        data["choices"] = [list(choice) for choice in self.choices]
+        return data
+
+    @classmethod
+    def from_dict(cls, data):
+        data = dict(data)
+        for name in cls._MOMENTS:
+            data[name] = datetime.fromisoformat(data[name]) if data[name] else None
+        return cls(**data)
 
     @property
     def id(self):
@@ -241,10 +258,68 @@ def flags(poll, with_details=True):
 
 
 def find_cluster(poll, cluster_id):
-    for cluster in flags(poll, with_details=False):
+    """The cluster of the poll's review as staff saw it (the stored review), or None.
+
+    A cluster describes its ballots by a filter (Cluster.q), applied to the ballots counted at
+    the moment it is used: one voided since, or cast since, is treated as it is now.
+    """
+    for cluster in stored_review(poll)["clusters"]:
         if cluster.id == cluster_id:
             return cluster
     return None
+
+
+def compute(poll):
+    """Everything the review page shows, as JSON (for ReviewSnapshot)."""
+
+    def series(rows):
+        return [[moment.isoformat(), n] for moment, n in rows]
+
+    return {
+        "hours": series(per_hour(poll)),
+        "minutes": series(per_minute(poll)),
+        "top_networks": top(poll, "network"),
+        "top_segments": top(poll, "segment"),
+        "top_ua": top(poll, "ua"),
+        "clusters": [cluster.as_dict() for cluster in flags(poll)],
+    }
+
+
+def store_review(poll, now=None):
+    """Compute the poll's review and keep it (manage.py review_poll, or the page)."""
+    now = now or timezone.now()
+    data = compute(poll)
+    ReviewSnapshot.objects.update_or_create(poll=poll, defaults={"computed_at": now, "data": data})
+    return now, data
+
+
+def stored_review(poll, now=None):
+    """The poll's review as last computed, or computed here when there is none or it is older
+    than REVIEW_SNAPSHOT_SECONDS: {"computed_at", "hours", "minutes", "top_*", "clusters"},
+    moments as datetimes and clusters as Cluster."""
+    now = now or timezone.now()
+    snapshot = ReviewSnapshot.objects.filter(poll=poll).first()
+    fresh = timedelta(seconds=settings.REVIEW_SNAPSHOT_SECONDS)
+    if snapshot is None or now - snapshot.computed_at > fresh:
+        computed_at, data = store_review(poll, now)
+    else:
+        computed_at, data = snapshot.computed_at, snapshot.data
+
+    def series(rows):
+        return [(datetime.fromisoformat(moment), n) for moment, n in rows]
+
+    return {
+        **data,
+        "computed_at": computed_at,
+        "hours": series(data["hours"]),
+        "minutes": series(data["minutes"]),
+        "clusters": [Cluster.from_dict(cluster) for cluster in data["clusters"]],
+    }
+
+
+def forget_review(sender=None, poll=None, **kwargs):
+    """A voiding changes the clusters: the next look computes the review afresh."""
+    ReviewSnapshot.objects.filter(poll=poll).delete()
 
 
 def top(poll, kind, limit=10):

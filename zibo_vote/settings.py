@@ -305,6 +305,9 @@ REVIEW_SAME_GAP_BALLOTS = env_int("REVIEW_SAME_GAP_BALLOTS", 20)
 REVIEW_AUTOMATION_BALLOTS = env_int("REVIEW_AUTOMATION_BALLOTS", 5)
 # A cluster's choices are shown only from this size on: never the choices of one ballot.
 REVIEW_CHOICES_MIN_BALLOTS = 10
+# The review page reads the review as last computed (ballots.ReviewSnapshot) while it is younger
+# than this; the review timer (manage.py review_poll) recomputes it every 5 minutes.
+REVIEW_SNAPSHOT_SECONDS = env_int("REVIEW_SNAPSHOT_SECONDS", 600)
 
 # django-ratelimit counts in the shared cache, every worker and app server together.
 RATELIMIT_USE_CACHE = "limits"

@@ -91,24 +91,25 @@ def review_view(model_admin, request, poll):
             % {"errors": "".join(e for errors in form.errors.values() for e in errors)},
             messages.ERROR,
         )
-    clusters = review.flags(poll)
+    stored = review.stored_review(poll)
+    clusters = stored["clusters"]
     for cluster in clusters:
         cluster.changelist_url = cluster_changelist_url(poll, cluster)
-    hours = review.per_hour(poll)
-    minutes = review.per_minute(poll)
+    hours, minutes = stored["hours"], stored["minutes"]
     context = {
         **model_admin.admin_site.each_context(request),
         "title": gettext("审核：%(poll)s") % {"poll": poll},
         "opts": model_admin.opts,
         "poll": poll,
+        "computed_at": stored["computed_at"],
         "change_url": reverse("admin:ballots_poll_change", args=[poll.pk]),
         "hour_chart": mark_safe(review.svg_bars(hours, label=gettext("每小时选票数"))),  # noqa: S308
         "minute_chart": mark_safe(  # noqa: S308 (review.svg_bars escapes every text)
             review.svg_bars(minutes, label=gettext("每分钟选票数（最近24小时）"))
         ),
-        "top_networks": review.top(poll, "network"),
-        "top_segments": review.top(poll, "segment"),
-        "top_ua": review.top(poll, "ua"),
+        "top_networks": stored["top_networks"],
+        "top_segments": stored["top_segments"],
+        "top_ua": stored["top_ua"],
         "clusters": clusters,
         "reasons": VoidReason.choices,
         "form": form,

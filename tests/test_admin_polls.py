@@ -196,3 +196,11 @@ def test_a_poll_closed_by_its_schedule_cannot_be_reopened(moderator, poll):
     poll.refresh_from_db()
     assert poll.status == "closed"
     assert poll.closes_at < timezone.now()
+
+
+def test_an_open_polls_fixed_rules_read_yes_or_no_in_words(moderator, poll):
+    """需填写身份证号码 of an open poll is fixed: shown as 否/是, not Django's red ✖ icon."""
+    page = moderator.get(f"/admin/ballots/poll/{poll.pk}/change/").content.decode()
+    assert "icon-no.svg" not in page and "icon-yes.svg" not in page
+    field = re.search(r"需填写身份证号码.*?<div class=\"readonly\">(.*?)</div>", page, re.S)
+    assert field and field.group(1).strip() in {"是", "否"}

@@ -133,3 +133,18 @@ def test_a_script_name_header_from_a_client_is_ignored(site):
     assert status == 200
     html = body.decode("utf-8")
     assert "/evil" not in html and 'href="/reforms/3/"' in html
+
+
+def test_gunicorn_says_the_address_and_logs_in_beijing_time(site_env):
+    """`make run` prints the URL to open, and the master's lines and the workers' carry the same
+    time zone (+0800), so one log reads in one order."""
+    env, tmp_path = site_env
+    log_path = tmp_path / "gunicorn-address.log"
+    with gunicorn(env, log_path) as base:
+        fetch(f"{base}/healthz", Host="127.0.0.1")
+    log = log_path.read_text()
+    assert f"Serving the site on {base}/" in log
+    zones = set(re.findall(r"^\[[^\]]* ([+-]\d{4})\] \[\d+\]", log, re.MULTILINE))
+    assert zones == {"+0800"}, log
+    # The master's and a worker's own lines both (Listening at / Booting worker).
+    assert "Listening at" in log and "Booting worker" in log

@@ -11,7 +11,12 @@ import sys
 import pytest
 from django.conf import settings
 
-BASE_ENV = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "zibo_vote.settings"}
+BASE_ENV = {
+    "PATH": os.environ["PATH"],
+    "DJANGO_SETTINGS_MODULE": "zibo_vote.settings",
+    # Not this clone's var/, where `make run` may have left keys (see test_local_keys_*).
+    "DJANGO_LOCAL_KEYS_DIR": "/nonexistent/zibo-vote-keys",
+}
 SECRET = {
     "DJANGO_SECRET_KEY": "a-long-enough-secret-key-for-these-tests-only-0123456789",
     "CITIZEN_HASH_KEY": "a-long-enough-citizen-hash-key-for-these-tests-only-0123",
@@ -234,3 +239,83 @@ def test_the_office_and_the_retention_come_from_the_environment():
     )
     assert values == {"PERSONAL_DATA_RETENTION_DAYS": 90, "SITE_CONTACT_PHONE": "0533-3181234",
                       "SITE_ICP_RECORD": "鲁ICP备05012345号"}  # fmt: skip
+
+
+def write_local_keys(directory):
+    directory.mkdir(exist_ok=True)
+    (directory / "secret_key").write_text("local-secret-key-from-var-0123456789-abcdefghijklmn\n")
+    (directory / "citizen_hash_key").write_text("local-citizen-hash-key-from-var-0123456789-abc\n")
+    (directory / "record_signing_key").write_text(
+        subprocess.run(
+            [sys.executable, "-m", "record.signing", "generate"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    return directory
+
+
+def test_local_keys_come_from_var_when_unset_on_a_local_setup(tmp_path):
+    keys = write_local_keys(tmp_path / "var")
+    values = read_settings(
+        "SECRET_KEY", "CITIZEN_HASH_KEY", "RECORD_SIGNING_KEY", DJANGO_LOCAL_KEYS_DIR=str(keys)
+    )
+    assert values["SECRET_KEY"] == "local-secret-key-from-var-0123456789-abcdefghijklmn"
+    assert values["CITIZEN_HASH_KEY"] == "local-citizen-hash-key-from-var-0123456789-abc"
+    assert values["RECORD_SIGNING_KEY"] == (keys / "record_signing_key").read_text().strip()
+    # A variable that is set wins over the file.
+    values = read_settings("SECRET_KEY", DJANGO_LOCAL_KEYS_DIR=str(keys), **SECRET)
+    assert values["SECRET_KEY"] == SECRET["DJANGO_SECRET_KEY"]
+
+
+def test_local_keys_are_never_read_by_a_deploy(tmp_path):
+    """A server that names its host (every deploy does) refuses to start without the variables,
+    whatever files an earlier `make run` left in var/."""
+    keys = write_local_keys(tmp_path / "var")
+    result = run_python(
+        "import django; django.setup()",
+        DJANGO_LOCAL_KEYS_DIR=str(keys),
+        DJANGO_ALLOWED_HOSTS="vote.zibo.gov.cn",
+    )
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_the_readme_commands_work_after_make_run_with_nothing_exported(tmp_path):
+    """After `make run` (keys in var/, the database migrated and loaded), the README's
+    `manage.py createsuperuser` and `export_tally` work in another terminal with no variable set."""
+    keys = write_local_keys(tmp_path / "var")
+    env = {
+        **BASE_ENV,
+        "DJANGO_LOCAL_KEYS_DIR": str(keys),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_CACHE_DIR": str(tmp_path / "cache"),
+        "SMS_FILE": str(tmp_path / "sms.jsonl"),
+    }
+
+    def manage(*command, **extra):
+        return subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=settings.BASE_DIR,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+
+    for command in (["migrate", "--noinput"], ["load_initial_data"]):
+        assert manage(*command).returncode == 0
+    result = manage(
+        "createsuperuser",
+        "--noinput",
+        DJANGO_SUPERUSER_USERNAME="office",
+        DJANGO_SUPERUSER_EMAIL="office@example.gov.cn",
+        DJANGO_SUPERUSER_PASSWORD="a-long-password-for-the-office-2026",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ImproperlyConfigured" not in result.stderr
+    result = manage("export_tally", "--poll", "reform-experiences")
+    assert result.returncode == 0, result.stderr
+    assert "名次" in result.stdout or "票数" in result.stdout

@@ -62,7 +62,26 @@ def env_list(name, default):
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+# The keys `make run` generates into var/ (docs/operations.md, "Local keys"). A variable that is
+# set always wins. When it is unset, the file is read only on a local setup: one that answers
+# loopback names alone (DJANGO_ALLOWED_HOSTS unset; every deploy sets its host name there, as the
+# environment template does). A production server with a key missing from its environment file
+# still refuses to start, even if someone once ran `make run` in its clone.
+LOCAL_KEYS_DIR = Path(env_str("DJANGO_LOCAL_KEYS_DIR") or VAR_DIR)
+_LOCAL_SETUP = "DJANGO_ALLOWED_HOSTS" not in os.environ
+
+
+def env_key(name, filename):
+    value = env_str(name)
+    if value or not _LOCAL_SETUP:
+        return value
+    try:
+        return (LOCAL_KEYS_DIR / filename).read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return ""
+
+
+SECRET_KEY = env_key("DJANGO_SECRET_KEY", "secret_key")
 if SECRET_KEY.startswith("change-me") and not DEBUG:
     # The placeholder of deploy/zibo-vote.env.example, left in place.
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is still the template's placeholder.")
@@ -256,7 +275,7 @@ CACHES = {
 # The key of the HMAC that replaces phone and ID numbers at rest. Kept outside the database,
 # the same on every app server, and never changed while a poll runs: a new key makes every
 # citizen a stranger to the ballots already cast.
-CITIZEN_HASH_KEY = env_str("CITIZEN_HASH_KEY")
+CITIZEN_HASH_KEY = env_key("CITIZEN_HASH_KEY", "citizen_hash_key")
 if CITIZEN_HASH_KEY.startswith("change-me") and not DEBUG:
     raise ImproperlyConfigured("CITIZEN_HASH_KEY is still the template's placeholder.")
 if len(CITIZEN_HASH_KEY) < 32:
@@ -363,7 +382,7 @@ RATE_LIMITS = {
 # of its 32 raw bytes (`python -m record.signing generate`; `make run` generates one into var/).
 # From the environment only, never the database; the same on every app server and unchanged
 # during a poll. Read when a checkpoint is signed; `check --deploy` refuses a missing or weak one.
-RECORD_SIGNING_KEY = env_str("RECORD_SIGNING_KEY")
+RECORD_SIGNING_KEY = env_key("RECORD_SIGNING_KEY", "record_signing_key")
 
 if not REDIS_URL:
     SILENCED_SYSTEM_CHECKS = [

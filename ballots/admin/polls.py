@@ -146,12 +146,12 @@ class PollAdmin(admin.ModelAdmin):
                 "opens_at",
                 "reforms",
                 "max_choices",
-                "require_id_number",
+                "require_id_number_text",
                 "id_region_prefixes",
             ]
         if obj is not None and obj.has_ended:
             # Closing is final: no new closing time can reopen the poll.
-            fields += ["closes_at", "results_visible_while_open"]
+            fields += ["closes_at", "results_visible_text"]
         if obj is not None and obj.is_certified:
             # The 公示期 is over once the result is certified.
             fields += ["publicity_ends_at"]
@@ -160,7 +160,25 @@ class PollAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # adding: no status, counts or tally yet
             return self.fieldsets[:3]
-        return self.fieldsets
+        # A rule that can no longer change reads 是/否 in words, not Django's red ✖ icon (which
+        # reads as an error to a clerk).
+        shown = {}
+        if obj.status != PollStatus.SCHEDULED:
+            shown["require_id_number"] = "require_id_number_text"
+        if obj.has_ended:
+            shown["results_visible_while_open"] = "results_visible_text"
+        return [
+            (name, {**options, "fields": [shown.get(f, f) for f in options["fields"]]})
+            for name, options in self.fieldsets
+        ]
+
+    @admin.display(description=_("需填写身份证号码"))
+    def require_id_number_text(self, poll):
+        return _("是") if poll.require_id_number else _("否")
+
+    @admin.display(description=_("投票期间公开结果"))
+    def results_visible_text(self, poll):
+        return _("是") if poll.results_visible_while_open else _("否")
 
     @admin.display(description=_("状态"))
     def status_display(self, poll):

@@ -10,7 +10,7 @@ class BallotsConfig(AppConfig):
     def ready(self):
         from zibo_vote.page_cache import invalidate_on_commit
 
-        from . import review, signals
+        from . import signals
         from .models import Poll
 
         # What the public pages show of polls, whichever way it changes: a save (the admin's
@@ -24,5 +24,3 @@ class BallotsConfig(AppConfig):
         signals.ballots_voided.connect(invalidate_on_commit, dispatch_uid="pages-voided")
         signals.counts_reset.connect(invalidate_on_commit, dispatch_uid="pages-counts-reset")
         signals.personal_data_purged.connect(invalidate_on_commit, dispatch_uid="pages-purged")
-        # The stored fraud review (ReviewSnapshot) no longer holds after a voiding.
-        signals.ballots_voided.connect(review.forget_review, dispatch_uid="review-voided")

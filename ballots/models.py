@@ -868,6 +868,8 @@ class BallotQuerySet(models.QuerySet):
                 if not rows:
                     continue
                 ids = [pk for pk, _cast_at in rows]
+                # The stored fraud review counted these ballots (ballots.review).
+                ReviewSnapshot.objects.filter(poll=poll).delete()
                 voiding = Voiding.objects.create(
                     poll=poll,
                     at=now,

@@ -317,11 +317,6 @@ def stored_review(poll, now=None):
     }
 
 
-def forget_review(sender=None, poll=None, **kwargs):
-    """A voiding changes the clusters: the next look computes the review afresh."""
-    ReviewSnapshot.objects.filter(poll=poll).delete()
-
-
 def top(poll, kind, limit=10):
     """[(key, ballots, share)] of the sources with the most counted ballots."""
     total = counted(poll).count()

@@ -1,15 +1,17 @@
 """The fraud review (issue 14, docs/review.md): signals, flags, the review page, voiding a
 cluster, and what the public sees of it."""
 
+import io
 import random
 from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.management import call_command
 from django.utils import timezone
 
 from ballots import review
-from ballots.models import Ballot, Choice, Poll, VoidReason
+from ballots.models import Ballot, Choice, Poll, ReviewSnapshot, VoidReason
 
 from .conftest import text
 
@@ -166,6 +168,7 @@ def test_voiding_a_cluster_updates_counts_log_and_public_review(moderator, poll,
     [cluster] = [c for c in review.flags(poll) if c.rule == "automation"]
     before = poll.counted_ballots
     url = f"/admin/ballots/poll/{poll.pk}/review/"
+    assert "203.0.113.0/24" in text(moderator.get(url))  # the review is stored now
     response = moderator.post(
         url, {"cluster": cluster.id, "reason": VoidReason.STUFFING, "note": "接码平台号段"}
     )
@@ -178,6 +181,7 @@ def test_voiding_a_cluster_updates_counts_log_and_public_review(moderator, poll,
     assert voiding.last_cast_at == day + timedelta(hours=3, seconds=590)
     assert LogEntry.objects.filter(change_message__contains="作废可疑群组").exists()
     assert review.flags(poll) == []
+    assert "203.0.113.0/24" not in text(moderator.get(url))  # not the stored review of before
     poll.close()
     results = text(moderator.get("/results/"))
     assert "疑似刷票" in results and "60" in results
@@ -227,3 +231,61 @@ def test_the_closing_package_carries_the_voided_batches_and_still_verifies(
     assert batch["count"] == 2 and batch["reason"] == "stuffing" and batch["rule"] == "automation"
     assert batch["first_cast_at"] and batch["last_cast_at"]
     assert b"1700000" not in data
+
+
+def another_wave(day, size=40):
+    start = day + timedelta(hours=4)
+    return [
+        (start + timedelta(seconds=5 * i), "198.51.100.0/24", "1710000", review.AUTOMATION, 9)
+        for i in range(size)
+    ]
+
+
+def test_the_review_page_reads_the_stored_review_until_it_is_stale(moderator, poll, day, settings):
+    add_ballots(poll, ordinary(poll, 300, day) + wave(day, 60))
+    url = f"/admin/ballots/poll/{poll.pk}/review/"
+    assert "203.0.113.0/24" in text(moderator.get(url))
+    add_ballots(poll, another_wave(day))
+    page = text(moderator.get(url))
+    assert "198.51.100.0/24" not in page and "统计时间" in page  # as computed a moment ago
+    stale = timezone.now() - timedelta(seconds=settings.REVIEW_SNAPSHOT_SECONDS + 1)
+    ReviewSnapshot.objects.filter(poll=poll).update(computed_at=stale)
+    assert "198.51.100.0/24" in text(moderator.get(url))
+
+
+def test_a_cluster_is_voided_as_its_ballots_are_now(moderator, poll, day):
+    """The stored cluster is a filter: ballots voided since are not voided twice."""
+    ballots = add_ballots(poll, ordinary(poll, 100, day) + wave(day, 60))
+    url = f"/admin/ballots/poll/{poll.pk}/review/"
+    moderator.get(url)
+    [cluster] = [c for c in review.stored_review(poll)["clusters"] if c.rule == "automation"]
+    Ballot.objects.filter(pk__in=[b.pk for b in ballots[-5:]]).void(
+        by=None, reason=VoidReason.STUFFING, note="先行作废"
+    )
+    review.store_review(poll)  # the stored review as it was before that voiding
+    ReviewSnapshot.objects.filter(poll=poll).update(
+        data={**ReviewSnapshot.objects.get(poll=poll).data, "clusters": [cluster.as_dict()]}
+    )
+    moderator.post(url, {"cluster": cluster.id, "reason": VoidReason.STUFFING, "note": "接码"})
+    assert [v.count for v in poll.voidings.order_by("pk")] == [5, 55]
+
+
+def test_review_poll_stores_the_review_of_polls_under_review(poll, day):
+    add_ballots(poll, ordinary(poll, 200, day) + wave(day, 60))
+    out = io.StringIO()
+    call_command("review_poll", stdout=out)
+    assert "可疑群组" in out.getvalue()
+    stored = ReviewSnapshot.objects.get(poll=poll)
+    assert {c["key"] for c in stored.data["clusters"]} == {"203.0.113.0/24", "1700000"}
+    poll.close()
+    poll.certify()
+    ReviewSnapshot.objects.all().delete()
+    call_command("review_poll", stdout=io.StringIO())
+    assert not ReviewSnapshot.objects.exists()  # certified: its review no longer changes
+
+
+def test_the_review_timer_runs_review_poll():
+    from django.conf import settings as django_settings
+
+    unit = django_settings.BASE_DIR / "deploy/systemd/zibo-vote-review.service"
+    assert "manage.py review_poll" in unit.read_text()

@@ -325,3 +325,29 @@ def test_excel_button_sits_beside_the_csv_and_needs_the_export_role(
     page = viewer.get(f"/admin/ballots/poll/{poll.pk}/change/").content.decode()
     assert "tally.xlsx" not in page and "tally.csv" not in page
     assert viewer.get(f"/admin/ballots/poll/{poll.pk}/export/tally.xlsx").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)  # committed, so another process sees the ballots
+def test_command_writes_a_workbook_to_a_pipe(admin_client, votes):
+    database = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        url = (f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:"
+               f"{database['PORT'] or 5432}/{database['NAME']}")  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "export_tally", "--format", "xlsx"],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url},
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+
+    def without_title(book):
+        # The export time differs: it is in the title row and in 导出说明.
+        return {name: [row for row in rows[1:] if "导出时间（北京时间）" not in row]
+                for name, rows in values(book).items()}  # fmt: skip
+
+    from_admin = workbook(download_xlsx(admin_client, votes)[1])
+    assert without_title(workbook(result.stdout)) == without_title(from_admin)

@@ -53,8 +53,34 @@ def _beijing(moment):
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def filename(poll, kind, moment):
-    return f"{poll.slug}-{kind}-{timezone.localtime(moment):%Y%m%d-%H%M%S}.csv"
+def beijing_date(moment):
+    return timezone.localtime(moment).strftime("%Y-%m-%d")
+
+
+def filename(poll, kind, moment, extension="csv"):
+    return f"{poll.slug}-{kind}-{timezone.localtime(moment):%Y%m%d-%H%M%S}.{extension}"
+
+
+def tally_rows(result):
+    """One row per entry under TALLY_HEADER, the share a fraction (0…1): each format writes it
+    its own way. Entries with the same votes share a rank (1, 2, 2, 4)."""
+    return [
+        [row.reform.number, row.reform.title, row.reform.unit, row.votes, row.share, row.rank]
+        for row in result.rows
+    ]
+
+
+def about_rows(poll, result, moment):
+    """What the numbers mean, under the heading 导出说明."""
+    return [
+        ["投票活动", poll.title],
+        ["投票状态", str(poll.status_label)],
+        ["导出时间（北京时间）", _beijing(moment)],
+        ["有效选票", result.ballots],
+        ["已作废选票（不计入）", result.voided],
+        ["有效票数", result.votes],
+        ["占比", "票数 ÷ 有效票数；名次相同表示票数相同"],
+    ]
 
 
 def tally_lines(poll, moment):
@@ -63,23 +89,10 @@ def tally_lines(poll, moment):
     yield BOM
     yield from _lines([TALLY_HEADER])
     yield from _lines(
-        [row.reform.number, row.reform.title, row.reform.unit, row.votes, f"{row.share:.2%}",
-         row.rank]
-        for row in result.rows
-    )  # fmt: skip
-    yield from _lines(
-        [
-            [],
-            ["导出说明"],
-            ["投票活动", poll.title],
-            ["投票状态", str(poll.status_label)],
-            ["导出时间（北京时间）", _beijing(moment)],
-            ["有效选票", result.ballots],
-            ["已作废选票（不计入）", result.voided],
-            ["有效票数", result.votes],
-            ["占比", "票数 ÷ 有效票数；名次相同表示票数相同"],
-        ]
+        [number, title, unit, votes, f"{share:.2%}", rank]
+        for number, title, unit, votes, share, rank in tally_rows(result)
     )
+    yield from _lines([[], ["导出说明"], *about_rows(poll, result, moment)])
 
 
 def ballot_lines(poll, moment):

@@ -146,3 +146,13 @@ def test_seeing_ballots_is_not_voiding_them(make_staff, poll):
     void(viewer, [ballot], apply="1", reason="stuffing", note="x")
     ballot.refresh_from_db()
     assert not ballot.is_voided
+
+
+def test_the_void_form_preselects_no_reason(moderator, poll):
+    first, _ = cast(poll, [3], [5])
+    asked = text(void(moderator, [first]))
+    select = asked.split('name="reason"', 1)[1].split("</select>", 1)[0]
+    assert select.count("selected") == 1 and '<option value="" selected>' in select
+    missing = text(void(moderator, [first], apply="1", reason="", note="无"))
+    assert "请选择作废原因" in missing
+    assert not Ballot.objects.filter(voided_at__isnull=False).exists()

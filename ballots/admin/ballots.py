@@ -74,7 +74,12 @@ class ClusterFilter(admin.SimpleListFilter):
 
 
 class VoidForm(forms.Form):
-    reason = forms.ChoiceField(label=_("作废原因"), choices=VoidReason.choices)
+    # A blank first choice: the clerk picks the reason; none is preselected for them.
+    reason = forms.ChoiceField(
+        label=_("作废原因"),
+        choices=[("", "---------"), *VoidReason.choices],
+        error_messages={"required": _("请选择作废原因。")},
+    )
     note = forms.CharField(
         label=_("作废说明"),
         widget=forms.Textarea(attrs={"rows": 3}),

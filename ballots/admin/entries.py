@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from reforms.admin import ReformAdmin
 from reforms.models import Reform
 
-from ..models import Choice
+from ..models import Choice, frozen_entry_refusals, polls_freezing
 
 
 class ReformWithVotesAdmin(ReformAdmin):
@@ -26,6 +26,23 @@ class ReformWithVotesAdmin(ReformAdmin):
         )
         # A subquery in the page's one query, not a count per row.
         return super().get_queryset(request).annotate(votes=Coalesce(Subquery(counted), 0))
+
+    def has_delete_permission(self, request, obj=None):
+        # An entry of a poll that has opened is frozen: no delete button, and its delete page
+        # answers 403 (superusers included). The list's delete action: get_deleted_objects.
+        if obj is not None and polls_freezing([obj.pk]).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        # Frozen entries are shown as what protects them, so Django refuses the deletion.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        refusals = frozen_entry_refusals([obj.pk for obj in objs])
+        if refusals:
+            # has_delete_permission(obj) is False for them, which Django would report as a
+            # missing permission; the page should say why instead.
+            perms_needed = set()
+        return deleted, counts, perms_needed, [*refusals, *protected]
 
     @admin.display(description=_("有效票数"), ordering="votes")
     def votes(self, reform):

@@ -45,7 +45,7 @@ def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
     entry = Reform.objects.get(number=3)
     response = moderator.post(
         "/admin/reforms/reform/",
-        {"action": "unpublish", "_selected_action": [entry.pk]},
+        {"action": "unpublish", "_selected_action": [entry.pk], "confirm": "1"},
         follow=True,
     )
     assert "已撤回发布1项经验" in text(response)
@@ -127,3 +127,22 @@ def test_an_open_polls_entries_cannot_be_deleted(admin_client, poll):
     with pytest.raises(ProtectedError, match="投票开始后参评经验不能删除"), transaction.atomic():
         Reform.objects.filter(pk=entry.pk).delete()
     assert Reform.objects.filter(pk=entry.pk).exists()
+
+
+def test_unpublishing_during_a_live_poll_asks_first_and_the_tally_marks_it(moderator, poll):
+    entry = Reform.objects.get(number=3)
+    unpublish = {"action": "unpublish", "_selected_action": [entry.pk]}
+    asked = text(moderator.post("/admin/reforms/reform/", unpublish))
+    assert "确认撤回发布" in asked and entry.title in asked and poll.title in asked
+    assert 'name="confirm" value="1"' in asked
+    entry.refresh_from_db()
+    assert entry.published
+    form = text(moderator.get(f"/admin/reforms/reform/{entry.pk}/change/"))
+    assert "正在投票" in form  # the change form warns too
+
+    moderator.post("/admin/reforms/reform/", {**unpublish, "confirm": "1"})
+    entry.refresh_from_db()
+    assert not entry.published
+    tally = text(moderator.get(f"/admin/ballots/poll/{poll.pk}/change/"))
+    assert f"{entry.title}（已撤下）" in tally
+    assert tally.count("（已撤下）") == 1

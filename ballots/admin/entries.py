@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from reforms.admin import ReformAdmin
 from reforms.models import Reform
 
-from ..models import Choice, frozen_entry_refusals, polls_freezing
+from ..models import Choice, Poll, frozen_entry_refusals, polls_freezing
 
 
 class ReformWithVotesAdmin(ReformAdmin):
@@ -43,6 +44,37 @@ class ReformWithVotesAdmin(ReformAdmin):
             # missing permission; the page should say why instead.
             perms_needed = set()
         return deleted, counts, perms_needed, [*refusals, *protected]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and obj.published and "published" in form.base_fields:
+            live = list(Poll.objects.open().filter(reforms=obj))
+            if live:
+                form.base_fields["published"].help_text = _(
+                    "注意：“%(polls)s”正在投票。取消勾选即撤回发布：网站上不再显示，群众也不能"
+                    "再投票选择；已投的票仍然计入。"
+                ) % {"polls": "、".join(str(poll) for poll in live)}
+        return form
+
+    @admin.action(permissions=["change"], description=_("撤回发布所选经验"))
+    def unpublish(self, request, queryset):
+        # Withdrawing an entry citizens are voting on is asked once more, on a page of its own.
+        live = list(
+            Poll.objects.open().filter(reforms__in=queryset.filter(published=True)).distinct()
+        )
+        if live and request.POST.get("confirm") != "1":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("确认撤回发布"),
+                "opts": self.opts,
+                "reforms": list(queryset.order_by("order", "number")),
+                "polls": [str(poll) for poll in live],
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/reforms/reform/unpublish_confirmation.html", context
+            )
+        return super().unpublish(request, queryset)
 
     @admin.display(description=_("有效票数"), ordering="votes")
     def votes(self, reform):

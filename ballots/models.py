@@ -760,6 +760,44 @@ class VoidReason(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+def polls_freezing(reforms):
+    """The polls that hold `reforms` (entries or their ids) and have opened: their entries are
+    frozen (the admin makes a started poll's 参评经验 read-only), so none of them may be deleted.
+    A closed poll counts too: its published result names its entries."""
+    now = timezone.now()
+    return (
+        Poll.objects.filter(reforms__in=reforms)
+        .filter(Q(opens_at__lte=now) | Q(closed_at__isnull=False))
+        .distinct()
+    )
+
+
+def frozen_entry_refusals(reforms):
+    """Why each of `reforms` cannot be deleted, one sentence per entry and poll ([] if none)."""
+    through = Poll.reforms.through
+    polls = {poll.pk: poll for poll in polls_freezing(reforms)}
+    links = through.objects.filter(poll__in=polls, reform__in=reforms).select_related("reform")
+    return [
+        _(
+            "“%(reform)s”是投票活动“%(poll)s”（%(status)s）的参评经验。投票开始后参评经验"
+            "不能删除；如需不再显示，请使用“撤回发布”。"
+        )
+        % {
+            "reform": link.reform,
+            "poll": polls[link.poll_id],
+            "status": polls[link.poll_id].status_label,
+        }
+        for link in links.order_by("reform__number", "poll_id")
+    ]
+
+
+def refuse_deleting_frozen_entry(sender, instance, **kwargs):
+    """pre_delete of a Reform, whatever the path (admin, shell, queryset.delete())."""
+    refusals = frozen_entry_refusals([instance.pk])
+    if refusals:
+        raise models.ProtectedError(str(refusals[0]), set(polls_freezing([instance.pk])))
+
+
 class ReviewSnapshot(models.Model):
     """A poll's fraud review as last computed (ballots.review.stored_review), one row a poll.
 

@@ -107,3 +107,18 @@ def test_staff_sessions_end_with_the_browser(moderator):
     assert login(browser, "long-enough-pw-1").status_code == 302
     assert browser.session.get_expire_at_browser_close()
     assert browser.session.get_expiry_age() <= 9 * 60 * 60
+
+
+def test_the_login_protection_tables_read_in_chinese(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    assert "登录保护" in index and "登录尝试" in index and "登录记录" in index
+    assert "登录失败记录" in index
+    assert "Axes" not in index and "Access attempts" not in index and "Access logs" not in index
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.create(
+        username="x", ip_address="192.0.2.1", user_agent="ua", http_accept="*/*",
+        path_info="/admin/login/", get_data="", post_data="", failures_since_start=1,
+    )  # fmt: skip
+    listing = admin_client.get("/admin/axes/accessattempt/").content.decode()
+    assert "失败次数" in listing and "Failed Logins" not in listing

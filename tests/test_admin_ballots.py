@@ -60,13 +60,17 @@ def test_ballots_can_be_filtered(moderator, poll, admin_user):
     second.void(by=admin_user, reason=VoidReason.STUFFING)
     voided = text(moderator.get("/admin/ballots/ballot/", {"status": "voided"}))
     assert row(second) in voided and row(first) not in voided
-    hour = timezone.localtime(first.cast_at).hour
-    this_hour = text(moderator.get("/admin/ballots/ballot/", {"hour": str(hour)}))
-    assert row(first) in this_hour
-    other = text(moderator.get("/admin/ballots/ballot/", {"hour": str((hour + 1) % 24)}))
+    start = timezone.localtime(first.cast_at).hour // 6 * 6
+    period = f"{start}-{start + 6}"
+    this_period = text(moderator.get("/admin/ballots/ballot/", {"hour": period}))
+    assert row(first) in this_period
+    later = (start + 6) % 24
+    other = text(moderator.get("/admin/ballots/ballot/", {"hour": f"{later}-{later + 6}"}))
     assert row(first) not in other
     assert moderator.get("/admin/ballots/ballot/", {"hour": "x"}).status_code == 200
-    assert "03:00–03:59" in this_hour
+    # Four periods of the day in the sidebar, not twenty-four hours.
+    assert "凌晨 00:00–05:59" in this_period and "晚上 18:00–23:59" in this_period
+    assert "03:00–03:59" not in this_period and "23:00–23:59" not in this_period
 
 
 def void(browser, ballots, **form):
@@ -146,3 +150,23 @@ def test_seeing_ballots_is_not_voiding_them(make_staff, poll):
     void(viewer, [ballot], apply="1", reason="stuffing", note="x")
     ballot.refresh_from_db()
     assert not ballot.is_voided
+
+
+def test_the_void_form_preselects_no_reason(moderator, poll):
+    first, _ = cast(poll, [3], [5])
+    asked = text(void(moderator, [first]))
+    select = asked.split('name="reason"', 1)[1].split("</select>", 1)[0]
+    assert select.count("selected") == 1 and '<option value="" selected>' in select
+    missing = text(void(moderator, [first], apply="1", reason="", note="无"))
+    assert "请选择作废原因" in missing
+    assert not Ballot.objects.filter(voided_at__isnull=False).exists()
+
+
+def test_the_ballot_list_is_narrow(moderator, poll, admin_user):
+    first, _ = cast(poll, [1], [2])
+    first.void(by=admin_user, reason=VoidReason.DUPLICATE_IDENTITY)
+    listing = text(moderator.get("/admin/ballots/ballot/"))
+    # One poll: no poll column; status, reason and batch in one column.
+    assert "column-poll" not in listing and "column-void_reason" not in listing
+    assert "column-voiding" not in listing
+    assert "已作废：身份重复" in listing

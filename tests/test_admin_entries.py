@@ -5,7 +5,7 @@ import re
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from ballots.models import VoidReason
@@ -45,7 +45,7 @@ def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
     entry = Reform.objects.get(number=3)
     response = moderator.post(
         "/admin/reforms/reform/",
-        {"action": "unpublish", "_selected_action": [entry.pk]},
+        {"action": "unpublish", "_selected_action": [entry.pk], "confirm": "1"},
         follow=True,
     )
     assert "已撤回发布1项经验" in text(response)
@@ -106,3 +106,43 @@ def test_restoring_a_version_needs_the_right_to_change(make_staff, poll, moderat
     assert moderator.post(url, {**form, "title": entry.title, "published": "on"}).status_code == 302
     log = LogEntry.objects.filter(object_id=str(entry.pk)).latest("action_time")
     assert log.get_change_message() == f"从修改记录恢复（版本 #{first.history_id}）"
+
+
+def test_an_open_polls_entries_cannot_be_deleted(admin_client, poll):
+    from django.db.models import ProtectedError
+
+    entry = Reform.objects.get(number=3)  # no ballot chose it: only the freeze protects it
+    page = text(admin_client.get(f"/admin/reforms/reform/{entry.pk}/change/"))
+    assert f"/admin/reforms/reform/{entry.pk}/delete/" not in page
+    asked = admin_client.get(f"/admin/reforms/reform/{entry.pk}/delete/")
+    assert asked.status_code == 403
+    admin_client.post(f"/admin/reforms/reform/{entry.pk}/delete/", {"post": "yes"})
+    listing = admin_client.post(
+        "/admin/reforms/reform/",
+        {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"},
+        follow=True,
+    )
+    assert "投票中）的参评经验" in text(listing)
+    assert "Poll_reforms object" not in text(listing)
+    with pytest.raises(ProtectedError, match="投票开始后参评经验不能删除"), transaction.atomic():
+        Reform.objects.filter(pk=entry.pk).delete()
+    assert Reform.objects.filter(pk=entry.pk).exists()
+
+
+def test_unpublishing_during_a_live_poll_asks_first_and_the_tally_marks_it(moderator, poll):
+    entry = Reform.objects.get(number=3)
+    unpublish = {"action": "unpublish", "_selected_action": [entry.pk]}
+    asked = text(moderator.post("/admin/reforms/reform/", unpublish))
+    assert "确认撤回发布" in asked and entry.title in asked and poll.title in asked
+    assert 'name="confirm" value="1"' in asked
+    entry.refresh_from_db()
+    assert entry.published
+    form = text(moderator.get(f"/admin/reforms/reform/{entry.pk}/change/"))
+    assert "正在投票" in form  # the change form warns too
+
+    moderator.post("/admin/reforms/reform/", {**unpublish, "confirm": "1"})
+    entry.refresh_from_db()
+    assert not entry.published
+    tally = text(moderator.get(f"/admin/ballots/poll/{poll.pk}/change/"))
+    assert f"{entry.title}（已撤下）" in tally
+    assert tally.count("（已撤下）") == 1

@@ -204,3 +204,14 @@ def test_an_open_polls_fixed_rules_read_yes_or_no_in_words(moderator, poll):
     assert "icon-no.svg" not in page and "icon-yes.svg" not in page
     field = re.search(r"需填写身份证号码.*?<div class=\"readonly\">(.*?)</div>", page, re.S)
     assert field and field.group(1).strip() in {"是", "否"}
+
+
+def test_tally_headers_do_not_wrap(moderator, poll):
+    from django.conf import settings
+
+    page = text(moderator.get(f"/admin/ballots/poll/{poll.pk}/change/"))
+    # A class in the admin's own static CSS (the CSP forbids style attributes).
+    assert 'href="/static/css/admin.css"' in page
+    assert '<th scope="col" class="nowrap">名次</th>' in page
+    css = (settings.BASE_DIR / "static" / "css" / "admin.css").read_text()
+    assert re.search(r"\.tally th[^{]*\{[^}]*white-space:\s*nowrap", css)

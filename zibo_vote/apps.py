@@ -1,5 +1,7 @@
+from axes.apps import AppConfig as BaseAxesConfig
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 
 class ZiboVoteConfig(AppConfig):
@@ -17,3 +19,11 @@ class AdminConfig(admin_apps.AdminConfig):
 
     default = False  # named in INSTALLED_APPS; ZiboVoteConfig stays this module's default
     default_site = "zibo_vote.admin_site.AdminSite"
+
+
+class AxesConfig(BaseAxesConfig):
+    """django-axes under a Chinese name in the admin (its app has no verbose_name; its model
+    names are translated in locale/zh_Hans)."""
+
+    default = False  # named in INSTALLED_APPS
+    verbose_name = _("登录保护")

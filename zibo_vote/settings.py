@@ -110,7 +110,8 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "csp",
     "simple_history",
-    "axes",
+    # django-axes, under a Chinese name in the admin.
+    "zibo_vote.apps.AxesConfig",
     "zibo_vote",
     "reforms",
     "verification",

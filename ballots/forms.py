@@ -19,7 +19,7 @@ class BallotForm(Form):
     def __init__(self, poll, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.poll = poll
-        self.reforms = list(poll.reforms.published())
+        self.reforms = poll.published_entries()
         field = self.fields["choices"]
         field.choices = [(reform.number, reform.title) for reform in self.reforms]
         # A list either way (the template writes radio buttons or checkboxes): a request that

@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from reforms.models import Reform
 
+from zibo_vote import page_cache
+
 from . import signals
 
 logger = logging.getLogger(__name__)
@@ -119,6 +121,13 @@ class PollQuerySet(models.QuerySet):
     def current(self, now=None):
         """The poll the home page presents: the latest open one, else the latest of all."""
         return self.open(now).order_by("-opens_at").first() or self.order_by("-opens_at").first()
+
+    def current_kept(self):
+        """current(), as the public pages ask for it on every request: kept a second in each
+        worker (zibo_vote.page_cache.kept). The kept poll's status is computed when asked, so a
+        scheduled closing time holds to the instant; which poll is current follows a change
+        within that second."""
+        return page_cache.kept("current-poll", self.current)
 
     def for_results(self, now=None):
         """The poll the results page presents: the open one, else the one that ended last.
@@ -393,6 +402,13 @@ class Poll(models.Model):
 
     def is_open_at(self, now):
         return self.status_at(now) == PollStatus.OPEN
+
+    def published_entries(self):
+        """The poll's published entries in the ballot's order, as the ballot and its review
+        show them: kept a second in each worker (zibo_vote.page_cache.kept), like the poll.
+        cast_ballot reads them again under the lock, so an entry withdrawn within that second
+        is refused there (InvalidChoices), never counted."""
+        return page_cache.kept(f"poll-entries:{self.pk}", lambda: list(self.reforms.published()))
 
     @cached_property
     def ballot_totals(self):

@@ -3,6 +3,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -35,6 +36,7 @@ from .forms import BallotForm
 from .models import (
     AlreadyVoted,
     Ballot,
+    Choice,
     InvalidChoices,
     Poll,
     PollNotOpen,
@@ -59,7 +61,7 @@ def _polls_voted_in(request):
 @require_safe
 @public_page(variant=_polls_voted_in)
 def home(request):
-    poll = Poll.objects.current()
+    poll = Poll.objects.current_kept()
     reforms = poll.reforms.published() if poll else Reform.objects.published()
     voted = poll is not None and str(poll.pk) in request.session.get(RECEIPTS, {})
     return render(request, "ballots/home.html", {"poll": poll, "reforms": reforms, "voted": voted})
@@ -133,7 +135,7 @@ def verify(request):
     with a redirect (POST-redirect-GET): the code step is a page of its own, and a form with
     an error is shown again, with what was typed, by the GET that follows.
     """
-    poll = Poll.objects.current()
+    poll = Poll.objects.current_kept()
     if poll is None or poll.status != PollStatus.OPEN:
         # No phone form and no code while there is no vote: nothing to verify for.
         return never_cache(_not_open)(request, poll)
@@ -206,7 +208,7 @@ def _check_code(request):
 @require_POST
 def resend(request):
     """重新获取验证码 on the code step: a new code to the same number, nothing retyped."""
-    poll = Poll.objects.current()
+    poll = Poll.objects.current_kept()
     if poll is None or poll.status != PollStatus.OPEN:
         return _not_open(request, poll)
     next_url = _next_url(request)
@@ -258,7 +260,7 @@ def vote(request):
     a page of its own that needs no JavaScript; only its 确认提交 casts. `?choices=3` ticks an
     entry on the ballot: 投票 on an entry's page, and 返回修改 on the review.
     """
-    poll = Poll.objects.current()
+    poll = Poll.objects.current_kept()
     if poll is None or poll.status != PollStatus.OPEN:
         # A ballot sent to a poll that is not open conflicts with its state (docs/voting.md).
         return _not_open(request, poll, status=409 if request.method == "POST" else 200)
@@ -341,7 +343,8 @@ def vote_done(request):
     ballot = (
         Ballot.objects.filter(receipt__in=receipts.values())
         .select_related("poll")
-        .prefetch_related("choices__reform")
+        # The choices with their entries in one query, not two.
+        .prefetch_related(Prefetch("choices", Choice.objects.select_related("reform")))
         .order_by("-cast_at")
         .first()
     )
@@ -376,7 +379,7 @@ def privacy(request):
     True to what the code keeps (docs/verification.md, "Identity at rest"); the retention is
     the rule that the purge of personal data carries out.
     """
-    poll = Poll.objects.current()
+    poll = Poll.objects.current_kept()
     context = {
         "asks_id_number": poll is not None and poll.require_id_number,
         "retention_days": settings.PERSONAL_DATA_RETENTION_DAYS,

@@ -1,0 +1,99 @@
+"""The poll and its entries are read once a second per worker, not once per request (issue 15),
+and nothing that matters waits for that second: staff edits are seen at once by the worker
+that made them, and a ballot is decided on the rows read again under the lock."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ballots.models import Ballot, Poll
+from reforms.models import Reform
+from zibo_vote import page_cache
+
+from .conftest import text
+
+pytestmark = pytest.mark.django_db
+
+
+def statements(client, method, path, data=None):
+    with CaptureQueriesContext(connection) as queries:
+        response = getattr(client, method)(path, data or {})
+    return response, [query["sql"] for query in queries]
+
+
+def poll_reads(sqls):
+    return [sql for sql in sqls if 'FROM "ballots_poll"' in sql]
+
+
+def entry_reads(sqls):
+    return [sql for sql in sqls if 'FROM "reforms_reform"' in sql]
+
+
+def test_the_current_poll_is_read_once_for_several_requests(client, poll):
+    response, first = statements(client, "get", "/verify/")
+    assert response.status_code == 200
+    assert len(poll_reads(first)) == 1
+    for _ in range(3):
+        response, again = statements(client, "get", "/verify/")
+        assert response.status_code == 200 and "获取验证码" in text(response)
+        assert poll_reads(again) == []
+
+
+def test_the_ballot_and_its_review_read_the_entries_once(citizen, poll):
+    response, ballot = statements(citizen, "get", "/vote/")
+    assert len(entry_reads(ballot)) == 1 and 'value="7"' in text(response)
+    response, review = statements(citizen, "post", "/vote/", {"choices": "7"})
+    assert "请确认您的选择" in text(response)
+    assert entry_reads(review) == [] and poll_reads(review) == []
+
+
+def test_closing_the_poll_is_seen_at_once_by_the_worker_that_closed_it(client, poll):
+    assert "获取验证码" in text(client.get("/verify/"))  # the open poll is now kept
+    Poll.objects.get(pk=poll.pk).close()
+    html = text(client.get("/verify/"))
+    assert "获取验证码" not in html and "投票已于" in html
+
+
+def test_an_entry_unpublished_by_staff_leaves_the_ballot_at_once(citizen, poll):
+    assert 'value="7"' in text(citizen.get("/vote/"))
+    reform = Reform.objects.get(number=7)
+    reform.published = False
+    reform.save()  # as the admin does: the signal clears this worker's copies
+    assert 'value="7"' not in text(citizen.get("/vote/"))
+
+
+def test_a_ballot_for_an_entry_withdrawn_within_the_second_is_refused_not_counted(citizen, poll):
+    """Another worker's edit reaches this one within a second; the cast does not wait for it:
+    it reads the entries again under the poll's lock."""
+    assert 'value="7"' in text(citizen.get("/vote/"))
+    Reform.objects.filter(number=7).update(published=False)  # no signal: "another worker"
+    assert 'value="7"' in text(citizen.get("/vote/"))  # the kept copy, for up to a second
+    response = citizen.post("/vote/", {"choices": "7", "confirm": "1"})
+    assert "所选经验已有变动，请重新选择。" in text(response)
+    assert Ballot.objects.count() == 0
+
+
+def test_a_ballot_after_another_worker_closed_the_poll_is_refused(citizen, poll):
+    assert "提交" in text(citizen.get("/vote/"))
+    Poll.objects.filter(pk=poll.pk).update(closed_at=timezone.now())  # no signal, as above
+    response = citizen.post("/vote/", {"choices": "7", "confirm": "1"})
+    assert response.status_code == 409
+    assert Ballot.objects.count() == 0
+
+
+def test_each_request_gets_its_own_copy_of_the_kept_poll(poll):
+    first = Poll.objects.current_kept()
+    first.title = "改过的标题"
+    first.__dict__["ballot_totals"] = (999, 0)
+    second = Poll.objects.current_kept()
+    assert second is not first
+    assert second.title == poll.title and second.ballot_totals == (0, 0)
+
+
+def test_no_poll_is_kept_as_an_answer_too(db, django_assert_num_queries):
+    with django_assert_num_queries(2):  # no open poll, and no poll at all
+        assert Poll.objects.current_kept() is None
+    with django_assert_num_queries(0):
+        assert Poll.objects.current_kept() is None
+    page_cache.local.clear()

@@ -13,8 +13,9 @@ Client runs each complete flow, a new citizen with a new number and a new addres
     GET /vote/, POST the choice (the review), POST it with confirm=1 (302), GET /vote/done/.
 
 For each step it prints the median CPU time (time.process_time, this process: the test client's
-own share included, about 0.1 ms a request), the median wall time, and the SQL statements and
-Redis commands of the step; then the whole flow's. --profile writes a cProfile of all the flows
+own share included, about 0.1 ms a request), the median wall time, the CPU of rendering its
+templates, and the SQL statements and Redis commands of the step; then the whole flow's, and
+the CPU a flow spends in templates, in the ORM's queries and in Redis commands. --profile writes a cProfile of all the flows
 (read it with `python -m pstats FILE`, or --top to print the hottest functions).
 """
 
@@ -64,6 +65,10 @@ class Counters:
     def __init__(self):
         self.sql = 0
         self.redis = 0
+        self.log = None  # a list to append each statement and command to (--show)
+        # CPU milliseconds spent in rendering templates, in SQL statements (the driver's and
+        # the ORM's compiling included) and in Redis commands: where a flow's time goes.
+        self.cpu = {"templates": 0.0, "SQL": 0.0, "Redis": 0.0}
 
     def install(self):
         import redis.client
@@ -71,25 +76,48 @@ class Counters:
 
         counters = self
 
+        from django.db.models.sql.compiler import SQLCompiler
+        from django.template.backends.django import Template
+
+        def timed(kind, function):
+            def wrapper(*args, **kwargs):
+                began = time.process_time()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    counters.cpu[kind] += (time.process_time() - began) * 1000
+
+            return wrapper
+
         def count_sql(execute, sql, params, many, context):
             counters.sql += 1
+            if counters.log is not None:
+                counters.log.append(f"  SQL {sql[:160]}")
             return execute(sql, params, many, context)
 
         connection.execute_wrappers.append(count_sql)
+        # Time the ORM's compiling with its statement: the query's whole cost. (Raw cursors,
+        # the running counts' one statement among them, are in the step's total only.)
+        SQLCompiler.execute_sql = timed("SQL", SQLCompiler.execute_sql)
+        Template.render = timed("templates", Template.render)
         execute_command = redis.client.Redis.execute_command
         pipeline_execute = redis.client.Pipeline.execute
 
         def count_command(client, *args, **options):
             counters.redis += 1
+            if counters.log is not None:
+                counters.log.append(f"  Redis {' '.join(str(a) for a in args)[:160]}")
             return execute_command(client, *args, **options)
 
         def count_pipeline(pipe, *args, **kwargs):
             # A pipeline is one round trip; its commands are counted one by one all the same.
             counters.redis += len(pipe.command_stack)
+            if counters.log is not None:
+                counters.log.append(f"  Redis pipeline of {len(pipe.command_stack)}")
             return pipeline_execute(pipe, *args, **kwargs)
 
-        redis.client.Redis.execute_command = count_command
-        redis.client.Pipeline.execute = count_pipeline
+        redis.client.Redis.execute_command = timed("Redis", count_command)
+        redis.client.Pipeline.execute = timed("Redis", count_pipeline)
 
 
 def one_flow(client, n, counters, results):
@@ -102,14 +130,19 @@ def one_flow(client, n, counters, results):
     phone = f"139{(n * 7919) % 10**8:08d}"
 
     def step(name, method, path, data=None, expect=200):
-        sql, redis_commands = counters.sql, counters.redis
+        sql, redis_commands, rendering = counters.sql, counters.redis, counters.cpu["templates"]
         cpu, wall = time.process_time(), time.perf_counter()
         response = client.get(path) if method == "GET" else client.post(path, data)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        rendering = counters.cpu["templates"] - rendering
+        if counters.log is not None:
+            print(f"{name}: {response.status_code}")
+            print("\n".join(counters.log))
+            counters.log.clear()
         if response.status_code != expect:
             raise SystemExit(f"{name}: {response.status_code}, expected {expect}")
         results[name].append(
-            (cpu * 1000, wall * 1000, counters.sql - sql, counters.redis - redis_commands)
+            (cpu * 1000, wall * 1000, rendering, counters.sql - sql, counters.redis - redis_commands)
         )
         return response
 
@@ -142,6 +175,9 @@ def main():
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
     parser.add_argument("--profile", help="write a cProfile of the counted flows to this file")
     parser.add_argument("--top", type=int, default=0, help="print the N hottest functions")
+    parser.add_argument(
+        "--show", action="store_true", help="print each step's statements and commands once"
+    )
     args = parser.parse_args()
     if not (args.database_url or "").startswith("postgres") or not args.redis_url:
         sys.exit("bench/flow.py needs a PostgreSQL DATABASE_URL and a REDIS_URL")
@@ -172,7 +208,12 @@ def main():
     start = int(time.time() * 1000) % 10**6 * 1000  # new numbers and addresses on every run
     for n in range(args.warmup):
         one_flow(client, start + n, counters, {name: [] for name in STEPS})
+    if args.show:
+        counters.log = []
+        one_flow(client, start + args.warmup + args.flows, counters, {name: [] for name in STEPS})
+        counters.log = None
     results = {name: [] for name in STEPS}
+    counters.cpu = dict.fromkeys(counters.cpu, 0.0)
     profiler = cProfile.Profile() if (args.profile or args.top) else None
     began = time.perf_counter()
     for n in range(args.warmup, args.warmup + args.flows):
@@ -184,15 +225,19 @@ def main():
     seconds = time.perf_counter() - began
 
     print(f"{args.flows} flows in {seconds:.1f} s; load average {os.getloadavg()[0]:.1f}")
-    print("| step | CPU ms | wall ms | SQL statements | Redis commands |")
-    print("|---|---:|---:|---:|---:|")
+    print("| step | CPU ms | wall ms | of which templates | SQL statements | Redis commands |")
+    print("|---|---:|---:|---:|---:|---:|")
     totals = [[sum(r[i][k] for r in results.values()) for i in range(args.flows)]
-              for k in range(4)]  # fmt: skip
+              for k in range(5)]  # fmt: skip
     for name, rows in [*results.items(), ("whole flow", None)]:
-        columns = totals if rows is None else [[row[k] for row in rows] for k in range(4)]
-        cpu, wall, sql, redis_commands = (statistics.median(c) for c in columns)
+        columns = totals if rows is None else [[row[k] for row in rows] for k in range(5)]
+        cpu, wall, rendering, sql, redis_commands = (statistics.median(c) for c in columns)
         label = f"**{name}**" if rows is None else name
-        print(f"| {label} | {cpu:.2f} | {wall:.2f} | {sql:g} | {redis_commands:g} |")
+        print(
+            f"| {label} | {cpu:.2f} | {wall:.2f} | {rendering:.2f} | {sql:g} | {redis_commands:g} |"
+        )
+    shares = ", ".join(f"{kind} {ms / args.flows:.2f}" for kind, ms in counters.cpu.items())
+    print(f"\nCPU ms per flow (means) in {shares}")
     if profiler:
         if args.profile:
             profiler.dump_stats(args.profile)

@@ -15,7 +15,6 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from reforms.models import Reform
-
 from zibo_vote import page_cache
 
 from . import signals

@@ -15,8 +15,9 @@ Client runs each complete flow, a new citizen with a new number and a new addres
 For each step it prints the median CPU time (time.process_time, this process: the test client's
 own share included, about 0.1 ms a request), the median wall time, the CPU of rendering its
 templates, and the SQL statements and Redis commands of the step; then the whole flow's, and
-the CPU a flow spends in templates, in the ORM's queries and in Redis commands. --profile writes a cProfile of all the flows
-(read it with `python -m pstats FILE`, or --top to print the hottest functions).
+the CPU a flow spends in templates, in the ORM's queries and in Redis commands. --profile
+writes a cProfile of all the flows (read it with `python -m pstats FILE`, or --top to print
+the hottest functions).
 """
 
 import argparse
@@ -142,7 +143,13 @@ def one_flow(client, n, counters, results):
         if response.status_code != expect:
             raise SystemExit(f"{name}: {response.status_code}, expected {expect}")
         results[name].append(
-            (cpu * 1000, wall * 1000, rendering, counters.sql - sql, counters.redis - redis_commands)
+            (
+                cpu * 1000,
+                wall * 1000,
+                rendering,
+                counters.sql - sql,
+                counters.redis - redis_commands,
+            )
         )
         return response
 

@@ -80,13 +80,19 @@ class Counters:
         from django.db.models.sql.compiler import SQLCompiler
         from django.template.backends.django import Template
 
+        depth = dict.fromkeys(self.cpu, 0)
+
         def timed(kind, function):
+            # Only the outermost call is timed: a page's template renders a form's templates.
             def wrapper(*args, **kwargs):
+                depth[kind] += 1
                 began = time.process_time()
                 try:
                     return function(*args, **kwargs)
                 finally:
-                    counters.cpu[kind] += (time.process_time() - began) * 1000
+                    depth[kind] -= 1
+                    if not depth[kind]:
+                        counters.cpu[kind] += (time.process_time() - began) * 1000
 
             return wrapper
 

@@ -1,3 +1,5 @@
+import re
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -19,6 +21,23 @@ def chinese_numeral(number):
     if tens == 0:
         return _DIGITS[units]
     return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[units] if units else "")
+
+
+# A restore from the admin's history leaves this change reason on the history row it makes, so
+# that the history page can show the row as 恢复（自版本 #3） rather than as one more 已修改. It
+# is stored in Chinese whatever the page's language, like 载入公示原文: it is data, not interface.
+RESTORE_REASON = "从修改记录恢复（版本 #{version}）"
+_RESTORE_REASON = re.compile(r"从修改记录恢复（版本 #(\d+)）")
+
+
+def restore_reason(version):
+    return RESTORE_REASON.format(version=int(version))
+
+
+def restored_version(change_reason):
+    """3 for the change reason of a restore of version #3; None for any other change."""
+    found = _RESTORE_REASON.fullmatch(change_reason or "")
+    return int(found[1]) if found else None
 
 
 class ReformQuerySet(models.QuerySet):

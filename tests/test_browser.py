@@ -657,3 +657,29 @@ def test_the_ballot_list_fits_1280_px(live_server, poll, moderator, open_browser
         " box.scrollWidth, box.clientWidth]"
     )
     assert widths[0] <= widths[1] and widths[2] <= widths[3], widths
+
+
+def test_the_history_shows_a_long_text_whole_within_1280_px(
+    live_server, poll, moderator, open_browser, steps
+):
+    from reforms.models import Reform
+
+    entry = Reform.objects.get(number=3)
+    more = "今年以来，全区共化解矛盾纠纷1200余件，调解成功率达到96%。" * 4
+    last = "补充：群众满意率达到98%，“一站式”调处平台全年受理纠纷1200余件。"
+    entry.body = f"{entry.body}\n\n{more}\n\n{last}"
+    entry.save()
+    base = live_server.url
+    driver = open_browser(width=1280, height=900)
+    driver.get(f"{base}/admin/")
+    driver.find_element(By.NAME, "username").send_keys("moderator")
+    driver.find_element(By.NAME, "password").send_keys("a-long-staff-password")
+    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    assert arrives(driver, f"{base}/admin/")
+    driver.get(f"{base}/admin/reforms/reform/{entry.pk}/history/")
+    assert shows(driver, last)  # the whole new text, to its last sentence
+    steps.take(driver, "history-1280")
+    assert no_horizontal_scroll(driver)
+    headers = driver.find_elements(By.CSS_SELECTOR, "#change-history th")
+    assert [h.text for h in headers] == ["版本", "已发布", "时间", "操作", "修改人", "修改内容"]
+    assert all(h.size["height"] < 40 for h in headers)  # one line each

@@ -710,6 +710,7 @@ def _delete_sessions_of(ballots):
     from verification.services import CITIZEN, PENDING
 
     if settings.SESSION_ENGINE not in (
+        "zibo_vote.sessions",
         "django.contrib.sessions.backends.db",
         "django.contrib.sessions.backends.cached_db",
     ):

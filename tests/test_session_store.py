@@ -1,0 +1,70 @@
+"""The database sessions (zibo_vote/sessions.py): Django's, without the statements that repeat
+the primary key, and with the same guarantees (issue 15)."""
+
+import pytest
+from django.contrib.sessions.backends.base import CreateError
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from zibo_vote import sessions
+
+from .conftest import last_code
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "13812345678"
+
+
+def session_statements(client, data):
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/verify/", data)
+    assert response.status_code == 302
+    found = [query["sql"] for query in queries if '"django_session"' in query["sql"]]
+    return [sql.split()[0] for sql in found], found
+
+
+def test_a_new_session_is_one_insert(client, poll):
+    kinds, found = session_statements(client, {"phone": PHONE})
+    assert kinds == ["INSERT"], found  # no SELECT 1 before it: the primary key is the check
+
+
+def test_verification_changes_the_key_in_three_statements_and_the_old_one_opens_nothing(
+    client, poll
+):
+    client.post("/verify/", {"phone": PHONE})
+    old_key = client.cookies["sessionid"].value
+    kinds, found = session_statements(client, {"code": last_code(PHONE)})
+    # The session read, the old row deleted, the new one written once: no SELECT 1, no
+    # INSERT followed by an UPDATE of the same row.
+    assert kinds == ["SELECT", "DELETE", "INSERT"], found
+    new_key = client.cookies["sessionid"].value
+    assert new_key != old_key
+    assert not Session.objects.filter(session_key=old_key).exists()
+    assert "citizen" in Session.objects.get(session_key=new_key).get_decoded()
+    # Someone who kept the old cookie has no session, verified or otherwise.
+    stranger = Client()
+    stranger.cookies["sessionid"] = old_key
+    assert stranger.get("/vote/").status_code == 302  # to verification
+
+
+def test_a_key_already_taken_is_refused_by_the_table_and_another_is_drawn(db, monkeypatch):
+    taken = sessions.SessionStore()
+    taken["x"] = 1
+    taken.save()
+    drawn = iter([taken.session_key, "a" * 32])
+    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: next(drawn))
+    store = sessions.SessionStore()
+    store["y"] = 2
+    store.save()
+    assert store.session_key == "a" * 32
+    assert Session.objects.get(session_key=taken.session_key).get_decoded() == {"x": 1}
+
+
+def test_a_duplicate_key_with_must_create_raises_create_error(db):
+    taken = sessions.SessionStore()
+    taken.save()
+    again = sessions.SessionStore(session_key=taken.session_key)
+    with pytest.raises(CreateError):
+        again.save(must_create=True)

@@ -232,12 +232,16 @@ def verify_and_vote(driver, base, steps, choice=3):
     steps.take(driver, "receipt")
 
 
-def close_in_admin(driver, base, poll):
+def log_in_as_moderator(driver, base):
     driver.get(f"{base}/admin/")
     driver.find_element(By.NAME, "username").send_keys("moderator")
     driver.find_element(By.NAME, "password").send_keys("a-long-staff-password")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     assert arrives(driver, f"{base}/admin/")  # logged in before going on
+
+
+def close_in_admin(driver, base, poll):
+    log_in_as_moderator(driver, base)
     driver.get(f"{base}/admin/ballots/poll/{poll.pk}/change/")
     driver.find_element(By.LINK_TEXT, "结束投票").click()
     assert shows(driver, "结束投票后不能恢复")
@@ -441,11 +445,7 @@ def test_admin_and_public_pages_work_under_the_content_security_policy(
     browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     base = live_server.url
     try:
-        browser.get(f"{base}/admin/")
-        browser.find_element(By.NAME, "username").send_keys("moderator")
-        browser.find_element(By.NAME, "password").send_keys("a-long-staff-password")
-        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        assert arrives(browser, f"{base}/admin/")
+        log_in_as_moderator(browser, base)
         blocked = {}
         for path in ["/admin/", f"/admin/ballots/poll/{poll.pk}/change/", "/admin/ballots/ballot/",
                      "/admin/reforms/reform/", "/admin/reforms/reform/3/change/",
@@ -642,11 +642,7 @@ def test_the_ballot_list_fits_1280_px(live_server, poll, moderator, open_browser
     first.void(by=moderator, reason=VoidReason.DUPLICATE_IDENTITY, note="核查")
     base = live_server.url
     driver = open_browser(width=1280, height=900)
-    driver.get(f"{base}/admin/")
-    driver.find_element(By.NAME, "username").send_keys("moderator")
-    driver.find_element(By.NAME, "password").send_keys("a-long-staff-password")
-    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert arrives(driver, f"{base}/admin/")
+    log_in_as_moderator(driver, base)
     driver.get(f"{base}/admin/ballots/ballot/")
     assert shows(driver, "已作废")
     steps.take(driver, "ballots-1280")
@@ -671,11 +667,7 @@ def test_the_history_shows_a_long_text_whole_within_1280_px(
     entry.save()
     base = live_server.url
     driver = open_browser(width=1280, height=900)
-    driver.get(f"{base}/admin/")
-    driver.find_element(By.NAME, "username").send_keys("moderator")
-    driver.find_element(By.NAME, "password").send_keys("a-long-staff-password")
-    driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    assert arrives(driver, f"{base}/admin/")
+    log_in_as_moderator(driver, base)
     driver.get(f"{base}/admin/reforms/reform/{entry.pk}/history/")
     assert shows(driver, last)  # the whole new text, to its last sentence
     steps.take(driver, "history-1280")

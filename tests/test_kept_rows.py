@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from ballots.models import Ballot, Poll
 from reforms.models import Reform
-from zibo_vote import page_cache
 
 from .conftest import text
 
@@ -96,4 +95,3 @@ def test_no_poll_is_kept_as_an_answer_too(db, django_assert_num_queries):
         assert Poll.objects.current_kept() is None
     with django_assert_num_queries(0):
         assert Poll.objects.current_kept() is None
-    page_cache.local.clear()

@@ -1,0 +1,62 @@
+"""`{% fixed %}`: a part of a page that is the same on every request, rendered once a language.
+
+The site's header, its footer and the privacy notice depend on nothing but the language and the
+settings, which do not change while the process runs; rendering their dozens of nodes again
+on every page was about a quarter of a flow's template time (docs/benchmark.md, "Flow CPU"). Inside
+the tag, use only what the settings and the language decide, and name anything else the part
+shows (`{% fixed "nav" section %}`): the key is the language and those values, so each must
+have few values (a section's name, a setting; never a path, a phone or a token).
+
+Kept on the template's node, so only with the cached template loader (production): with
+DEBUG's loader every request parses the template again, and an edit shows at once.
+"""
+
+import weakref
+
+from django import template
+from django.core.signals import setting_changed
+from django.utils.translation import get_language
+
+register = template.Library()
+_nodes = weakref.WeakSet()  # every part kept, for forgetting them when a setting changes
+
+
+def forget(**kwargs):
+    """A setting changed (tests' override_settings): what was rendered from it is stale."""
+    for node in list(_nodes):
+        node.rendered.clear()
+
+
+setting_changed.connect(forget)
+
+
+class FixedNode(template.Node):
+    def __init__(self, nodelist, name, varies_on):
+        self.nodelist = nodelist
+        self.name = name
+        self.varies_on = varies_on
+        self.rendered = {}  # (language, values…) -> the part's HTML
+        _nodes.add(self)
+
+    def render(self, context):
+        key = (get_language(), *(value.resolve(context) for value in self.varies_on))
+        try:
+            return self.rendered[key]
+        except KeyError:
+            pass
+        html = self.nodelist.render(context)  # a SafeString already, as every NodeList's
+        if len(self.rendered) < 64:  # a bound, should a value ever vary more than intended
+            self.rendered[key] = html
+        return html
+
+
+@register.tag
+def fixed(parser, token):
+    """{% fixed "name" [value …] %} … {% endfixed %}"""
+    bits = token.split_contents()
+    if len(bits) < 2:
+        raise template.TemplateSyntaxError("{% fixed %} takes a name, then what it varies on.")
+    nodelist = parser.parse(("endfixed",))
+    parser.delete_first_token()
+    varies_on = [parser.compile_filter(bit) for bit in bits[2:]]
+    return FixedNode(nodelist, bits[1].strip("\"'"), varies_on)

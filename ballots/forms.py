@@ -1,10 +1,47 @@
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
+from django.template.defaultfilters import linebreaks_filter
+from django.utils.html import format_html
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from reforms.templatetags.reforms import item_label
 from verification.identity import normalise_id_number
 from zibo_vote.forms import Form
+
+# A card's text, by its language and its wording: the key is the text itself, so an edited
+# entry is a new key and never shows its old words; cleared when it grows past a few polls' worth.
+_card_texts = {}
+
+
+def card_text(reform):
+    """The words of an entry's card on the ballot: its title and unit (inside the box's label)
+    and its whole text to unfold. Written here and kept, not rendered through template nodes:
+    the fifteen cards were most of GET /vote/'s template time (docs/benchmark.md)."""
+    key = (get_language(), reform.number, reform.title, reform.unit, reform.body)
+    text = _card_texts.get(key)
+    if text is None:
+        label = format_html(
+            '<span class="choice-text" lang="zh-Hans"><span class="choice-title">'
+            '<span class="numeral">{}、</span>{}</span><span class="unit">{}</span></span>',
+            reform.numeral,
+            reform.title,
+            reform.unit,
+        )
+        # Read the whole text here, without leaving the ballot and the choices made on it.
+        more = format_html(
+            '<details class="choice-more"><summary><span class="when-closed">{}</span>'
+            '<span class="when-open">{}</span><span class="visually-hidden"> {}</span></summary>'
+            '<div class="choice-body" lang="zh-Hans">{}</div></details>',
+            gettext("展开全文"),
+            gettext("收起"),
+            item_label(reform),
+            linebreaks_filter(reform.body),  # escaped, then marked safe, as the filter is
+        )
+        if len(_card_texts) >= 256:
+            _card_texts.clear()
+        text = _card_texts[key] = (label, more)
+    return text
 
 
 class BallotForm(Form):
@@ -70,10 +107,19 @@ class BallotForm(Form):
             ticked = set(self.data.getlist("choices"))
         else:  # ?choices=3: 投票 on an entry's page, 返回修改 on the review
             ticked = {str(number) for number in self.initial.get("choices", [])}
-        return [
-            {"id": f"id_choices_{index}", "reform": reform, "checked": str(reform.number) in ticked}
-            for index, reform in enumerate(self.reforms)
-        ]
+        rows = []
+        for index, reform in enumerate(self.reforms):
+            label, more = card_text(reform)
+            rows.append(
+                {
+                    "id": f"id_choices_{index}",
+                    "reform": reform,
+                    "checked": str(reform.number) in ticked,
+                    "label": label,
+                    "more": more,
+                }
+            )
+        return rows
 
     def chosen(self):
         """The entries chosen, in the ballot's order (after is_valid())."""

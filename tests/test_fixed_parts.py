@@ -6,6 +6,7 @@ import pytest
 from django.template import Context, Template, TemplateSyntaxError
 from django.test import override_settings
 
+from reforms.models import Reform
 from zibo_vote.templatetags import fixed
 
 from .conftest import text
@@ -62,3 +63,31 @@ def test_a_part_keeps_no_more_than_its_bound_of_variants():
 def test_a_part_without_a_name_is_refused_when_the_template_is_read():
     with pytest.raises(TemplateSyntaxError, match="takes a name"):
         Template("{% load fixed %}{% fixed %}x{% endfixed %}")
+
+
+def ballot_card(html, number):
+    start = html.index(f'name="choices" value="{number}"')
+    return html[start : html.index("</li>", start)]
+
+
+def test_the_ballot_shows_an_entry_as_it_was_just_edited_and_escaped(citizen, poll):
+    # The cards' words are kept by their wording (ballots.forms.card_text): a new wording is
+    # a new card at once, and what staff typed is text, not markup.
+    before = ballot_card(text(citizen.get("/vote/")), 3)
+    reform = Reform.objects.get(number=3)
+    assert reform.title in before
+    reform.title = "数据<b>共享</b>改革"
+    reform.body = "第一段。\n\n第二段 & 附件"
+    reform.save()
+    card = ballot_card(text(citizen.get("/vote/")), 3)
+    assert "数据&lt;b&gt;共享&lt;/b&gt;改革" in card and "<b>" not in card
+    assert "<p>第一段。</p>" in card and "<p>第二段 &amp; 附件</p>" in card
+    assert before.split("</label>")[1] != card.split("</label>")[1]
+
+
+def test_each_language_gets_its_own_ballot_cards(citizen, poll):
+    chinese = ballot_card(text(citizen.get("/vote/")), 3)
+    english = ballot_card(text(citizen.get("/en/vote/")), 3)
+    assert '<span class="visually-hidden"> 第三项</span>' in chinese and "展开全文" in chinese
+    assert '<span class="visually-hidden"> Item 3</span>' in english and "展开全文" not in english
+    assert 'id="id_choices_2"' in chinese and 'id="id_choices_2"' in english

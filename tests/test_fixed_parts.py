@@ -4,7 +4,7 @@ its own language, its own current section and the settings of the moment."""
 
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from reforms.models import Reform
 from zibo_vote.templatetags import fixed
@@ -54,7 +54,8 @@ def test_a_changed_setting_shows_in_the_footer_and_the_privacy_note(client, poll
 
 def test_a_part_keeps_no_more_than_its_bound_of_variants():
     template = Template('{% load fixed %}{% fixed "test" value %}[{{ value }}]{% endfixed %}')
-    rendered = [template.render(Context({"value": n})) for n in range(100)]
+    request = RequestFactory().get("/")
+    rendered = [template.render(Context({"value": n, "request": request})) for n in range(100)]
     assert rendered == [f"[{n}]" for n in range(100)]  # past the bound: rendered, not kept
     node = next(node for node in fixed._nodes if node.name == "test")
     assert len(node.rendered) == 64
@@ -91,3 +92,13 @@ def test_each_language_gets_its_own_ballot_cards(citizen, poll):
     assert '<span class="visually-hidden"> 第三项</span>' in chinese and "展开全文" in chinese
     assert '<span class="visually-hidden"> Item 3</span>' in english and "展开全文" not in english
     assert 'id="id_choices_2"' in chinese and 'id="id_choices_2"' in english
+
+
+@override_settings(SITE_CONTACT_PHONE="0533-3181234", SITE_ICP_RECORD="鲁ICP备05012345号")
+def test_a_refused_request_first_does_not_become_everyones_footer(client, poll):
+    # The 400 page is drawn before the context processors, with no `office` to show.
+    assert client.get("/verify/?x=%00").status_code == 400
+    assert client.get("/en/?x=%00").status_code == 400
+    for path in ["/verify/", "/en/"]:
+        html = text(client.get(path))
+        assert 'href="tel:05333181234"' in html and "鲁ICP备05012345号" in html, path

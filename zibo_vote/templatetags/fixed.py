@@ -1,14 +1,16 @@
 """`{% fixed %}`: a part of a page that is the same on every request, rendered once a language.
 
 The site's header, its footer and the privacy notice depend on nothing but the language and the
-settings, which do not change while the process runs; rendering their dozens of nodes again
-on every page was about a quarter of a flow's template time (docs/benchmark.md, "Flow CPU"). Inside
-the tag, use only what the settings and the language decide, and name anything else the part
-shows (`{% fixed "nav" section %}`): the key is the language and those values, so each must
-have few values (a section's name, a setting; never a path, a phone or a token).
+settings (through the site's context processor), which do not change while the process runs;
+rendering their dozens of nodes again on every page was about a quarter of a flow's template
+time (docs/benchmark.md, "Flow CPU"). Inside the tag, use only what the settings and the
+language decide, and name anything else the part shows (`{% fixed "nav" section %}`): the key
+is the language and those values, so each must have few values (a section's name, a setting;
+never a path, a phone or a token). A part is kept only from a page rendered for a request, so
+with the context processors' values.
 
-Kept on the template's node, so only with the cached template loader (production): with
-DEBUG's loader every request parses the template again, and an edit shows at once.
+Kept on the template's node, so it lasts as long as the cached template loader keeps the
+template (the process; in development the autoreloader resets it when a template changes).
 """
 
 import weakref
@@ -45,7 +47,9 @@ class FixedNode(template.Node):
         except KeyError:
             pass
         html = self.nodelist.render(context)  # a SafeString already, as every NodeList's
-        if len(self.rendered) < 64:  # a bound, should a value ever vary more than intended
+        # Only a page rendered for a request has had the context processors (the footer's
+        # `office`): the 400 page, drawn before any of them, must not become everyone's footer.
+        if context.get("request") is not None and len(self.rendered) < 64:  # 64: a bound
             self.rendered[key] = html
         return html
 

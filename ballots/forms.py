@@ -1,3 +1,5 @@
+from functools import lru_cache
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import linebreaks_filter
@@ -5,43 +7,42 @@ from django.utils.html import format_html
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from reforms.models import Reform
 from reforms.templatetags.reforms import item_label
 from verification.identity import normalise_id_number
 from zibo_vote.forms import Form
-
-# A card's text, by its language and its wording: the key is the text itself, so an edited
-# entry is a new key and never shows its old words; cleared when it grows past a few polls' worth.
-_card_texts = {}
 
 
 def card_text(reform):
     """The words of an entry's card on the ballot: its title and unit (inside the box's label)
     and its whole text to unfold. Written here and kept, not rendered through template nodes:
     the fifteen cards were most of GET /vote/'s template time (docs/benchmark.md)."""
-    key = (get_language(), reform.number, reform.title, reform.unit, reform.body)
-    text = _card_texts.get(key)
-    if text is None:
-        label = format_html(
-            '<span class="choice-text" lang="zh-Hans"><span class="choice-title">'
-            '<span class="numeral">{}、</span>{}</span><span class="unit">{}</span></span>',
-            reform.numeral,
-            reform.title,
-            reform.unit,
-        )
-        # Read the whole text here, without leaving the ballot and the choices made on it.
-        more = format_html(
-            '<details class="choice-more"><summary><span class="when-closed">{}</span>'
-            '<span class="when-open">{}</span><span class="visually-hidden"> {}</span></summary>'
-            '<div class="choice-body" lang="zh-Hans">{}</div></details>',
-            gettext("展开全文"),
-            gettext("收起"),
-            item_label(reform),
-            linebreaks_filter(reform.body),  # escaped, then marked safe, as the filter is
-        )
-        if len(_card_texts) >= 256:
-            _card_texts.clear()
-        text = _card_texts[key] = (label, more)
-    return text
+    return _card_text(get_language(), reform.number, reform.title, reform.unit, reform.body)
+
+
+# Kept by the language and the wording itself: an edited entry is a new key and never shows
+# its old words, and nothing needs clearing; 256 is a few polls' worth of cards.
+@lru_cache(maxsize=256)
+def _card_text(language, number, title, unit, body):
+    reform = Reform(number=number, title=title, unit=unit, body=body)
+    label = format_html(
+        '<span class="choice-text" lang="zh-Hans"><span class="choice-title">'
+        '<span class="numeral">{}、</span>{}</span><span class="unit">{}</span></span>',
+        reform.numeral,
+        title,
+        unit,
+    )
+    # Read the whole text here, without leaving the ballot and the choices made on it.
+    more = format_html(
+        '<details class="choice-more"><summary><span class="when-closed">{}</span>'
+        '<span class="when-open">{}</span><span class="visually-hidden"> {}</span></summary>'
+        '<div class="choice-body" lang="zh-Hans">{}</div></details>',
+        gettext("展开全文"),
+        gettext("收起"),
+        item_label(reform),
+        linebreaks_filter(body),  # escaped, then marked safe, as the filter is
+    )
+    return label, more
 
 
 class BallotForm(Form):

@@ -1,12 +1,15 @@
 """The database sessions (zibo_vote/sessions.py): Django's, without the statements that repeat
 the primary key, and with the same guarantees (issue 15)."""
 
+from datetime import timedelta
+
 import pytest
-from django.contrib.sessions.backends.base import CreateError
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from zibo_vote import sessions
 
@@ -68,3 +71,67 @@ def test_a_duplicate_key_with_must_create_raises_create_error(db):
     again = sessions.SessionStore(session_key=taken.session_key)
     with pytest.raises(CreateError):
         again.save(must_create=True)
+
+
+def test_a_session_is_read_and_written_in_one_statement_each_without_a_savepoint(db):
+    # Django's engine wraps each write in atomic() (a SAVEPOINT and its RELEASE inside a
+    # transaction, BEGIN and COMMIT outside one): a single statement needs neither.
+    store = sessions.SessionStore()
+    store["x"] = 1
+    with CaptureQueriesContext(connection) as queries:
+        store.save()  # a new key: the INSERT
+    assert [q["sql"].split()[0] for q in queries] == ["INSERT"], queries.captured_queries
+    again = sessions.SessionStore(session_key=store.session_key)
+    with CaptureQueriesContext(connection) as queries:
+        again["y"] = 2  # reads the row first
+        again.save()
+    assert [q["sql"].split()[0] for q in queries] == ["SELECT", "UPDATE"], queries.captured_queries
+    assert Session.objects.get(session_key=store.session_key).get_decoded() == {"x": 1, "y": 2}
+
+
+def test_a_taken_key_inside_a_transaction_leaves_the_transaction_usable(db):
+    # No savepoint around the INSERT: a duplicate key must not abort the transaction it is in
+    # (PostgreSQL refuses every later statement of an aborted one).
+    taken = sessions.SessionStore()
+    taken.save()
+    again = sessions.SessionStore(session_key=taken.session_key)
+    with pytest.raises(CreateError):
+        again.save(must_create=True)
+    assert Session.objects.filter(session_key=taken.session_key).count() == 1
+
+
+def test_a_session_whose_row_has_gone_is_not_written_again(db):
+    store = sessions.SessionStore()
+    store["x"] = 1
+    store.save()
+    Session.objects.filter(session_key=store.session_key).delete()  # the purge, meanwhile
+    store["x"] = 2
+    with pytest.raises(UpdateError):
+        store.save()
+    assert not Session.objects.exists()
+
+
+def test_an_expired_session_opens_nothing_and_a_live_one_opens_its_data(db):
+    store = sessions.SessionStore()
+    store["citizen"] = "someone"
+    store.save()
+    assert sessions.SessionStore(session_key=store.session_key).load() == {"citizen": "someone"}
+    Session.objects.filter(session_key=store.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    expired = sessions.SessionStore(session_key=store.session_key)
+    assert expired.load() == {}
+    assert expired.session_key is None  # a new key at the next save, not the expired one's
+    Session.objects.filter(session_key=store.session_key).update(
+        expire_date=timezone.now() + timedelta(seconds=60)
+    )
+    assert sessions.SessionStore(session_key=store.session_key).load() == {"citizen": "someone"}
+
+
+def test_delete_removes_the_row(db):
+    store = sessions.SessionStore()
+    store.save()
+    with CaptureQueriesContext(connection) as queries:
+        store.delete()
+    assert [q["sql"].split()[0] for q in queries] == ["DELETE"]
+    assert not Session.objects.exists()

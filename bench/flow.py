@@ -77,6 +77,7 @@ class Counters:
 
         counters = self
 
+        from django.db.backends.utils import CursorWrapper
         from django.db.models.sql.compiler import SQLCompiler
         from django.template.backends.django import Template
 
@@ -103,9 +104,10 @@ class Counters:
             return execute(sql, params, many, context)
 
         connection.execute_wrappers.append(count_sql)
-        # Time the ORM's compiling with its statement: the query's whole cost. (Raw cursors,
-        # the running counts' one statement among them, are in the step's total only.)
+        # Time the ORM's compiling with its statement: the query's whole cost; and the
+        # statements written out (the sessions', the running counts') at the cursor.
         SQLCompiler.execute_sql = timed("SQL", SQLCompiler.execute_sql)
+        CursorWrapper.execute = timed("SQL", CursorWrapper.execute)
         Template.render = timed("templates", Template.render)
         execute_command = redis.client.Redis.execute_command
         pipeline_execute = redis.client.Pipeline.execute

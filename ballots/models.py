@@ -2,7 +2,7 @@ import logging
 import secrets
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from reforms.models import Reform
+from reforms.models import Reform, chinese_numeral
 from zibo_vote import page_cache
 
 from . import signals
@@ -893,9 +893,52 @@ class Voiding(models.Model):
         }
 
 
+def grouped_receipt(code):
+    """A receipt code as it is shown and read out: ABCD-EFGH-JKMN."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A ballot as its receipt shows it (ballots/receipt.html); see BallotQuerySet.receipt()."""
+
+    code: str
+    cast_at: datetime
+    entries: tuple  # (numeral, title) of each entry chosen, in their numbers' order
+
+    @property
+    def receipt_display(self):
+        return grouped_receipt(self.code)
+
+
 class BallotQuerySet(models.QuerySet):
     def counted(self):
         return self.filter(voided_at__isnull=True)
+
+    def receipt(self):
+        """The newest of these ballots as its receipt shows it, or None.
+
+        One statement, the ballot's code and time with its entries' numbers and titles, and no
+        model built: the receipt is the last page of every citizen's flow, and needs neither the
+        poll nor the entries' texts.
+        """
+        rows = (
+            Choice.objects.filter(ballot__in=self.order_by().values("pk"))
+            .order_by("-ballot__cast_at", "-ballot_id", "reform__number")
+            .values_list(
+                "ballot_id", "ballot__receipt", "ballot__cast_at", "reform__number", "reform__title"
+            )
+        )
+        newest, entries = None, []
+        for ballot_id, code, cast_at, number, title in rows:
+            if newest is None:
+                newest = (ballot_id, code, cast_at)
+            elif ballot_id != newest[0]:
+                break
+            entries.append((chinese_numeral(number), title))
+        if newest is None:
+            return None
+        return Receipt(code=newest[1], cast_at=newest[2], entries=tuple(entries))
 
     def void(self, *, by, reason, note="", rule=""):
         """Take these ballots out of the tally, for good, with who, when and why.
@@ -1102,7 +1145,10 @@ class Ballot(models.Model):
 
     @property
     def receipt_display(self):
-        return "-".join(self.receipt[i : i + 4] for i in range(0, len(self.receipt), 4))
+        return grouped_receipt(self.receipt)
+
+    def as_receipt(self):
+        return Ballot.objects.filter(pk=self.pk).receipt()
 
 
 class Choice(models.Model):

@@ -3,7 +3,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +35,6 @@ from .forms import BallotForm
 from .models import (
     AlreadyVoted,
     Ballot,
-    Choice,
     InvalidChoices,
     Poll,
     PollNotOpen,
@@ -244,7 +242,7 @@ def _not_open(request, poll, status=200):
 
 
 def _already_voted(request, poll, ballot, status=200):
-    context = {"poll": poll, "ballot": ballot, "citizen": verified_citizen(request)}
+    context = {"poll": poll, "receipt": ballot.as_receipt(), "citizen": verified_citizen(request)}
     return render(request, "ballots/already_voted.html", context, status=status)
 
 
@@ -340,17 +338,10 @@ def _cast(request, poll, form, citizen):
 @require_safe
 def vote_done(request):
     receipts = request.session.get(RECEIPTS, {})
-    ballot = (
-        Ballot.objects.filter(receipt__in=receipts.values())
-        .select_related("poll")
-        # The choices with their entries in one query, not two.
-        .prefetch_related(Prefetch("choices", Choice.objects.select_related("reform")))
-        .order_by("-cast_at")
-        .first()
-    )
-    if ballot is None:
+    receipt = Ballot.objects.filter(receipt__in=receipts.values()).receipt()
+    if receipt is None:
         return redirect("ballots:vote")
-    context = {"ballot": ballot, "poll": ballot.poll, "citizen": verified_citizen(request)}
+    context = {"receipt": receipt, "citizen": verified_citizen(request)}
     return render(request, "ballots/vote_done.html", context)
 
 

@@ -95,3 +95,29 @@ def test_no_poll_is_kept_as_an_answer_too(db, django_assert_num_queries):
         assert Poll.objects.current_kept() is None
     with django_assert_num_queries(0):
         assert Poll.objects.current_kept() is None
+
+
+def test_the_receipt_is_read_in_one_statement_without_the_entries_texts(citizen, poll):
+    poll.max_choices = 3
+    poll.save()
+    assert citizen.post("/vote/", {"choices": ["9", "2", "5"], "confirm": "1"}).status_code == 302
+    response, sqls = statements(citizen, "get", "/vote/done/")
+    reads = [sql for sql in sqls if "django_session" not in sql]
+    assert len(reads) == 1, reads
+    assert '"body"' not in reads[0] and poll_reads(reads) == []
+    html = text(response)
+    ballot = Ballot.objects.get()
+    assert ballot.receipt_display in html
+    # The entries chosen, in their numbers' order, whatever order they were ticked in.
+    titles = [Reform.objects.get(number=n).title for n in (2, 5, 9)]
+    assert [html.index(title) for title in titles] == sorted(html.index(t) for t in titles)
+    assert "二、" in html and "五、" in html and "九、" in html
+
+
+def test_the_already_voted_page_shows_the_receipt_with_its_entries(citizen, poll):
+    citizen.post("/vote/", {"choices": "4", "confirm": "1"})
+    response = citizen.get("/vote/")
+    html = text(response)
+    assert "您已投票" in html
+    assert Ballot.objects.get().receipt_display in html
+    assert "四、" + Reform.objects.get(number=4).title in html

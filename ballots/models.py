@@ -652,7 +652,9 @@ class Poll(models.Model):
                     raise PollNotOpen(poll)
                 if len(numbers) > poll.max_choices:
                     raise InvalidChoices
-                reforms = list(poll.reforms.published().filter(number__in=numbers))
+                # Their ids only: what the choices and the counts are written with.
+                chosen = poll.reforms.published().filter(number__in=numbers)
+                reforms = list(chosen.values_list("pk", flat=True))
                 if len(reforms) != len(numbers):
                     raise InvalidChoices
                 # One ballot per citizen is the database's unique constraint, not a prior
@@ -672,7 +674,7 @@ class Poll(models.Model):
                         else None
                     ),
                 )
-                Choice.objects.bulk_create(Choice(ballot=ballot, reform=r) for r in reforms)
+                Choice.objects.bulk_create(Choice(ballot=ballot, reform_id=pk) for pk in reforms)
                 # The running counts last: their rows stay locked to the commit. The shard comes
                 # from the ballot's id, which counts up, so ballots cast at the same moment add
                 # to different rows (random shards would often collide), and a voiding finds
@@ -1215,13 +1217,13 @@ def _add_to_shards(model, poll, keys, amounts, rows):
 
 
 def count_ballot(poll, shard, reforms):
-    """A ballot's share of the running counts: a vote for each of `reforms` and one ballot,
-    in `shard`. On PostgreSQL one statement (the entries' upsert in a WITH, which PostgreSQL
-    runs to completion before the ballots' upsert, so the rows are still locked in the same
-    order as two statements would lock them: the entries', then the poll's): one round trip
-    fewer for every ballot. SQLite has no INSERT inside WITH: two statements there."""
+    """A ballot's share of the running counts: a vote for each of `reforms` (their ids) and
+    one ballot, in `shard`. On PostgreSQL one statement (the entries' upsert in a WITH, which
+    PostgreSQL runs to completion before the ballots' upsert, so the rows are still locked in
+    the same order as two statements would lock them: the entries', then the poll's): one
+    round trip fewer for every ballot. SQLite has no INSERT inside WITH: two statements there."""
     votes = _shard_upsert(
-        VoteCount, poll, ["shard", "reform"], ["votes"], {(shard, r.pk): (1,) for r in reforms}
+        VoteCount, poll, ["shard", "reform"], ["votes"], {(shard, pk): (1,) for pk in reforms}
     )
     ballots = _shard_upsert(BallotCount, poll, ["shard"], ["ballots", "voided"], {(shard,): (1, 0)})
     connection = connections[VoteCount.objects.db]

@@ -121,3 +121,13 @@ def test_the_already_voted_page_shows_the_receipt_with_its_entries(citizen, poll
     assert "您已投票" in html
     assert Ballot.objects.get().receipt_display in html
     assert "四、" + Reform.objects.get(number=4).title in html
+
+
+def test_a_ballot_reads_only_the_ids_of_the_entries_it_counts(citizen, poll):
+    response, sqls = statements(citizen, "post", "/vote/", {"choices": "6", "confirm": "1"})
+    assert response.status_code == 302
+    # The form checks the choices against the kept entries; the cast reads them again under
+    # the poll's lock, and needs no more of them than their ids.
+    reads = [sql for sql in entry_reads(sqls) if '"number" IN' in sql]
+    assert len(reads) == 1 and '"body"' not in reads[0] and '"title"' not in reads[0]
+    assert Ballot.objects.get().choices.get().reform.number == 6

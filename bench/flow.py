@@ -46,8 +46,10 @@ STEPS = [
 
 
 def configure(database_url, redis_url):
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["REDIS_URL"] = redis_url
+    # Either one left out (None): the settings' own default, SQLite under var/ and its cache.
+    for name, url in (("DATABASE_URL", database_url), ("REDIS_URL", redis_url)):
+        if url:
+            os.environ[name] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-flow-only-key-" + "x" * 40)
     os.environ.setdefault("CITIZEN_HASH_KEY", "bench-flow-only-citizen-hash-key-" + "y" * 20)
@@ -182,21 +184,11 @@ def one_flow(client, n, counters, results):
     step("GET /vote/done/", "GET", "/vote/done/")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--flows", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=10, help="flows run first, not counted")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
-    parser.add_argument("--profile", help="write a cProfile of the counted flows to this file")
-    parser.add_argument("--top", type=int, default=0, help="print the N hottest functions")
-    parser.add_argument(
-        "--show", action="store_true", help="print each step's statements and commands once"
-    )
-    args = parser.parse_args()
-    if not (args.database_url or "").startswith("postgres") or not args.redis_url:
-        sys.exit("bench/flow.py needs a PostgreSQL DATABASE_URL and a REDIS_URL")
-    configure(args.database_url, args.redis_url)
+def prepare(database_url, redis_url):
+    """Django set up with the bench's settings, the database migrated and given the entries and
+    the poll, the static files collected, the cache's rate-limit counters cleared: what a flow
+    needs (bench/engines.py runs one too)."""
+    configure(database_url, redis_url)
 
     import django
 
@@ -214,9 +206,27 @@ def main():
 
     import logging
 
+    logging.disable(logging.INFO)  # a line per code sent: not what is measured
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10, help="flows run first, not counted")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
+    parser.add_argument("--profile", help="write a cProfile of the counted flows to this file")
+    parser.add_argument("--top", type=int, default=0, help="print the N hottest functions")
+    parser.add_argument(
+        "--show", action="store_true", help="print each step's statements and commands once"
+    )
+    args = parser.parse_args()
+    if not (args.database_url or "").startswith("postgres") or not args.redis_url:
+        sys.exit("bench/flow.py needs a PostgreSQL DATABASE_URL and a REDIS_URL")
+    prepare(args.database_url, args.redis_url)
+
     from django.test import Client
 
-    logging.disable(logging.INFO)  # a line per code sent: not what is measured
     client = Client()
     counters = Counters()
     counters.install()

@@ -139,3 +139,45 @@ def code_sent_to(sms_file, phone):
         if message["phone"] == phone:
             return message["code"]
     raise AssertionError(f"no SMS to {phone} in {sms_file}")
+
+
+@contextmanager
+def own_redis(tmp_path):
+    """A Redis server of the test's own, with the site's caches on it; yields its process.
+
+    The shared Redis of the other tests is never touched (and the SQLite run, which has none,
+    meets Redis here too)."""
+    from django.test import override_settings
+
+    from zibo_vote.settings import redis_cache
+
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    caches = {
+        **settings.CACHES,
+        "default": redis_cache(url),
+        "shared": redis_cache(url, ignore_exceptions=False),
+        "limits": redis_cache(url, ignore_exceptions=False),
+    }
+    try:
+        with override_settings(CACHES=caches):
+            from django.core.cache import caches as handler
+
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    handler["shared"].set("up", 1)
+                    break
+                except Exception:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

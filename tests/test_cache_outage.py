@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import statistics
-import subprocess
 import time
 
 import pytest
@@ -21,10 +20,9 @@ from ballots.models import Ballot
 from verification import sms
 from zibo_vote import page_cache
 from zibo_vote.cache_breaker import shared_cache
-from zibo_vote.settings import redis_cache
 
+from . import servers
 from .conftest import text, verify
-from .servers import free_port
 
 pytestmark = [
     pytest.mark.django_db,
@@ -37,40 +35,14 @@ PAGES = ["/", "/reforms/3/", "/results/", "/en/"]
 @pytest.fixture
 def own_redis(tmp_path):
     """A Redis of this test's own; yields (pause, resume)."""
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    caches = {
-        **settings.CACHES,
-        "default": redis_cache(url),
-        "shared": redis_cache(url, ignore_exceptions=False),
-        "limits": redis_cache(url, ignore_exceptions=False),
-    }
-    try:
-        with override_settings(CACHES=caches):
-            from django.core.cache import caches as handler
-
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    handler["shared"].set("up", 1)
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+    with servers.own_redis(tmp_path) as server:
+        try:
             yield (
                 lambda: os.kill(server.pid, signal.SIGSTOP),
                 lambda: os.kill(server.pid, signal.SIGCONT),
             )
-    finally:
-        os.kill(server.pid, signal.SIGCONT)
-        server.terminate()
-        server.wait(timeout=10)
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
 
 
 def timed(send):

@@ -1,15 +1,22 @@
 """Rate limits (django-ratelimit on the shared cache): 429 in Chinese where the limits say."""
 
+import shutil
 import time
 
 import pytest
+import redis.client
 from django.conf import settings
-from django.test import Client, override_settings
+from django.core.cache import caches
+from django.test import Client, RequestFactory, override_settings
+from django_ratelimit.core import get_usage
 
 from ballots.models import Ballot
+from verification import limits as limits_table
 from verification import sms
+from verification.identity import phone_hash
 from zibo_vote.settings import redis_cache
 
+from . import servers
 from .conftest import last_code, resend_wait_passes, verify
 
 pytestmark = pytest.mark.django_db
@@ -387,3 +394,83 @@ class TestIpv4MappedAddresses:
         verify(browser, phone(1))
         browser.post("/vote/", {"choices": "2", "confirm": "1"})
         assert Ballot.objects.get().network == "203.0.113.0/24"
+
+
+needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server")
+
+
+@pytest.fixture
+def redis_limits(tmp_path):
+    """The limits counted in a Redis of this test's own, on either database."""
+    with servers.own_redis(tmp_path):
+        yield caches[settings.RATELIMIT_USE_CACHE]
+
+
+def redis_commands(monkeypatch):
+    """Each command sent to Redis from now on (a script's call is one), as a list."""
+    sent = []
+    execute = redis.client.Redis.execute_command
+
+    def counted(client, *args, **options):
+        sent.append(args[0])
+        return execute(client, *args, **options)
+
+    monkeypatch.setattr(redis.client.Redis, "execute_command", counted)
+    return sent
+
+
+def usage(limit, value):
+    """django-ratelimit's own reading of a counter (nothing counted)."""
+    request = RequestFactory().post("/")
+    return get_usage(request, group=limit.name, key=lambda group, request: value, rate=limit.rate)[
+        "count"
+    ]
+
+
+@needs_redis
+def test_on_redis_each_step_asks_its_limits_in_one_round_trip(redis_limits, poll, monkeypatch):
+    verify(Client(), phone(0))  # a new Redis first loads the script: once, not per request
+    sent = redis_commands(monkeypatch)
+    browser = Client()
+    assert browser.post("/verify/", {"phone": phone(1)}).status_code == 302
+    # The four limits of a send read together; the number's wait; the three counts together.
+    assert len(sent) == 3, sent
+    sent.clear()
+    assert browser.post("/verify/", {"code": last_code(phone(1))}).status_code == 302
+    assert len(sent) == 2, sent  # the two checks together; the send given back to the address
+    sent.clear()
+    assert browser.post("/vote/", {"choices": "1", "confirm": "1"}).status_code == 302
+    assert len(sent) == 1, sent  # per address and per citizen together
+
+
+@needs_redis
+def test_on_redis_the_counters_are_django_ratelimits_own_and_expire(redis_limits, poll):
+    browser = Client()
+    verify(browser, phone(2))
+    assert usage(limits_table.SENDS_PER_NUMBER, phone_hash(phone(2))) == 1
+    assert (
+        usage(limits_table.CHECKS_PER_ADDRESS, limits_table.address_key(RequestFactory().get("/")))
+        == 1
+    )
+    client = redis_limits.client.get_client(write=True)
+    counters = list(client.scan_iter(match="*rl:*"))
+    assert len(counters) >= 5
+    for key in counters:
+        # Each lives for its period and django-ratelimit's fudge, never for ever.
+        assert 0 < client.pttl(key) <= (24 * 3600 + 5) * 1000, key
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis"])
+@limits(vote_per_ip="1/h")
+def test_a_ballot_refused_for_its_address_is_not_counted_for_its_citizen(backend, poll, request):
+    if backend == "redis":
+        if not shutil.which("redis-server"):
+            pytest.skip("needs redis-server")
+        request.getfixturevalue("redis_limits")
+    first, second = Client(), Client()
+    verify(first, phone(3))
+    verify(second, phone(4))
+    assert first.post("/vote/", {"choices": "1", "confirm": "1"}).status_code == 302
+    assert_limited(second.post("/vote/", {"choices": "1", "confirm": "1"}))
+    assert usage(limits_table.BALLOTS_PER_CITIZEN, phone_hash(phone(3))) == 1
+    assert usage(limits_table.BALLOTS_PER_CITIZEN, phone_hash(phone(4))) == 0

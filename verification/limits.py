@@ -13,6 +13,10 @@ sending fail closed: sending is the action that costs money and can harass a str
 The others fail open: the integrity of checking and voting rests on the database (five tries
 per code, one ballot per citizen by constraint), and a cache outage must not stop a city's vote.
 
+On Redis the counters one request asks about are asked in one round trip (`_usages()`, a
+Lua script that does what django-ratelimit's get_usage does for each: the same keys, windows
+and lifetimes); any other cache is asked through get_usage itself, a counter at a time.
+
 "Unavailable" is decided in exactly one place, `_ask_cache()`: a cache call that raises one of
 cache_breaker.CACHE_ERRORS, or an enabled django-ratelimit that answers `None` (see `_usage`),
 or the shared cache's breaker (zibo_vote/cache_breaker.py) not asking the cache because it
@@ -28,8 +32,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django_ratelimit.core import get_usage
+from django_ratelimit import ALL
+from django_ratelimit.core import (
+    EXPIRATION_FUDGE,
+    _get_window,
+    _make_cache_key,
+    _split_rate,
+    get_usage,
+)
 from django_ratelimit.exceptions import Ratelimited
+from django_redis.cache import RedisCache
 
 from zibo_vote.cache_breaker import CacheDown, shared_cache
 from zibo_vote.http import client_ip
@@ -133,24 +145,100 @@ def _usage(request, group, value, rate, *, increment):
     return usage
 
 
-def _enforce(request, limit, value, *, increment=True):
-    """Raise Limited if this request goes over `limit`, or CacheUnavailable if it fails closed.
+@dataclass(frozen=True)
+class _Ask:
+    """One counter to ask about: `group` counted per `value` at `rate`; counted one more, or
+    only read (`increment` False: would one more go over?)."""
+
+    group: str
+    value: str
+    rate: str
+    increment: bool
+
+
+# What get_usage does for each counter, all of them in one round trip: a counter is made with
+# its first count and lives for its period and django-ratelimit's fudge (INCR then PEXPIRE,
+# which get_usage does as SET NX then INCR); a read makes nothing. With ARGV[1] = 1 it stops
+# after the first counter over its limit, as the limits it enforces did one by one: the
+# counters after a refusal are not counted. ARGV then holds, per key: increment (1 or 0), the
+# lifetime in milliseconds, the limit.
+_COUNT_SCRIPT = """
+local stop = ARGV[1] == '1'
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local at = 2 + (i - 1) * 3
+  local count
+  if ARGV[at] == '1' then
+    count = redis.call('INCR', key)
+    if count == 1 then redis.call('PEXPIRE', key, ARGV[at + 1]) end
+  else
+    count = tonumber(redis.call('GET', key) or '0')
+  end
+  counts[i] = count
+  if stop and count > tonumber(ARGV[at + 2]) then break end
+end
+return counts
+"""
+
+
+def _usages(request, asks, *, stop_when_over=False):
+    """get_usage's answer for each of `asks`, in order; None for each when RATELIMIT_ENABLE is
+    off. With stop_when_over, the answers end at the first counter over its limit (the others
+    are neither counted nor asked). On Redis one round trip; raises CacheUnavailable."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return [None] * len(asks)
+    cache = _cache()
+    if not isinstance(cache, RedisCache):
+        usages = []
+        for ask in asks:
+            usages.append(_usage(request, ask.group, ask.value, ask.rate, increment=ask.increment))
+            if stop_when_over and usages[-1]["should_limit"]:
+                break
+        return usages
+    keys, argv, ends = [], ["1" if stop_when_over else "0"], []
+    for ask in asks:
+        limit, period = _split_rate(ask.rate)
+        window = _get_window(ask.value, period)
+        keys.append(cache.make_key(_make_cache_key(ask.group, window, ask.rate, ask.value, ALL)))
+        argv += ["1" if ask.increment else "0", (period + EXPIRATION_FUDGE) * 1000, limit]
+        ends.append((limit, window))
+    client = cache.client.get_client(write=True)
+    counts = _ask_cache(client.register_script(_COUNT_SCRIPT), keys=keys, args=argv)
+    now = int(time.time())
+    return [
+        {
+            "count": count,
+            "limit": limit,
+            "should_limit": count > limit,
+            "time_left": window - now,
+        }
+        for count, (limit, window) in zip(counts, ends, strict=False)
+    ]
+
+
+def _enforce(request, *limits, increment=True):
+    """Raise Limited if this request goes over one of `limits` (in order: the first over is
+    the one refused, and those after it are not counted), or CacheUnavailable if one that
+    fails closed cannot be asked. `limits` are (Limit, value) pairs.
 
     With increment=False it only asks whether one more would go over (sends are counted
     after the SMS has gone, see count_send).
     """
+    asks = [_Ask(limit.name, value, limit.rate, increment) for limit, value in limits]
     try:
-        usage = _usage(request, limit.name, value, limit.rate, increment=increment)
+        usages = _usages(request, asks, stop_when_over=increment)
     except CacheUnavailable as unavailable:
-        if limit.when_cache_down is ALLOW:
-            logger.warning("Cache unavailable, %s not counted: %s", limit.name, unavailable)
+        if all(limit.when_cache_down is ALLOW for limit, _value in limits):
+            names = ", ".join(limit.name for limit, _value in limits)
+            logger.warning("Cache unavailable, %s not counted: %s", names, unavailable)
             return
         raise
-    if usage is None:
-        return
-    over = usage["should_limit"] if increment else usage["count"] >= usage["limit"]
-    if over:
-        raise Limited(limit, usage["time_left"])
+    for (limit, _value), usage in zip(limits, usages, strict=False):
+        if usage is None:
+            continue
+        over = usage["should_limit"] if increment else usage["count"] >= usage["limit"]
+        if over:
+            raise Limited(limit, usage["time_left"])
 
 
 def address_key(request):
@@ -165,11 +253,20 @@ def check_send(request, phone_hash):
     failed attempts use up nobody's allowance.
     """
     address = address_key(request)
-    _enforce(request, SENDS_PER_NUMBER, phone_hash, increment=False)
-    _enforce(request, SENDS_PER_ADDRESS, address, increment=False)
     rate = UNVERIFIED_SENDS_PER_ADDRESS.rate
-    sent = _usage(request, _SENT, address, rate, increment=False)
-    verified = _usage(request, _VERIFIED, address, rate, increment=False)
+    # Every limit here fails closed: CacheUnavailable goes to the caller.
+    number, sends, sent, verified = _usages(
+        request,
+        [
+            _Ask(SENDS_PER_NUMBER.name, phone_hash, SENDS_PER_NUMBER.rate, False),
+            _Ask(SENDS_PER_ADDRESS.name, address, SENDS_PER_ADDRESS.rate, False),
+            _Ask(_SENT, address, rate, False),
+            _Ask(_VERIFIED, address, rate, False),
+        ],
+    )
+    for limit, usage in ((SENDS_PER_NUMBER, number), (SENDS_PER_ADDRESS, sends)):
+        if usage is not None and usage["count"] >= usage["limit"]:
+            raise Limited(limit, usage["time_left"])
     if sent is not None and sent["count"] - verified["count"] >= sent["limit"]:
         raise Limited(UNVERIFIED_SENDS_PER_ADDRESS, sent["time_left"])
 
@@ -201,19 +298,24 @@ def end_resend_wait(phone_hash):
         logger.warning("Cache unavailable, resend wait not ended: %s", unavailable)
 
 
-def _count(request, group, value, rate):
-    """Count one, after the fact: the action happened, so a cache failure is only logged."""
+def _count(request, *asks):
+    """Count one on each, after the fact: the action happened, so a cache failure is only
+    logged. `asks` are (group, value, rate)."""
     try:
-        _usage(request, group, value, rate, increment=True)
+        _usages(request, [_Ask(group, value, rate, True) for group, value, rate in asks])
     except CacheUnavailable as unavailable:
-        logger.warning("Cache unavailable, %s not counted: %s", group, unavailable)
+        names = ", ".join(group for group, _value, _rate in asks)
+        logger.warning("Cache unavailable, %s not counted: %s", names, unavailable)
 
 
 def count_send(request, phone_hash, address):
     """The SMS has gone: it counts against the number and the address that asked."""
-    _count(request, SENDS_PER_NUMBER.name, phone_hash, SENDS_PER_NUMBER.rate)
-    _count(request, SENDS_PER_ADDRESS.name, address, SENDS_PER_ADDRESS.rate)
-    _count(request, _SENT, address, UNVERIFIED_SENDS_PER_ADDRESS.rate)
+    _count(
+        request,
+        (SENDS_PER_NUMBER.name, phone_hash, SENDS_PER_NUMBER.rate),
+        (SENDS_PER_ADDRESS.name, address, SENDS_PER_ADDRESS.rate),
+        (_SENT, address, UNVERIFIED_SENDS_PER_ADDRESS.rate),
+    )
 
 
 def credit_verified_send(request, sent_from):
@@ -223,13 +325,12 @@ def credit_verified_send(request, sent_from):
     another network (Wi-Fi at home, mobile data outside), which neither gains nor loses.
     """
     if sent_from:
-        _count(request, _VERIFIED, sent_from, UNVERIFIED_SENDS_PER_ADDRESS.rate)
+        _count(request, (_VERIFIED, sent_from, UNVERIFIED_SENDS_PER_ADDRESS.rate))
 
 
 def count_code_check(request, session_key):
     """A well-formed code is about to be checked: per session and per address (fail open)."""
-    _enforce(request, CHECKS_PER_SESSION, session_key)
-    _enforce(request, CHECKS_PER_ADDRESS, address_key(request))
+    _enforce(request, (CHECKS_PER_SESSION, session_key), (CHECKS_PER_ADDRESS, address_key(request)))
 
 
 def count_ballot(request, citizen_hash):
@@ -238,5 +339,6 @@ def count_ballot(request, citizen_hash):
     Submissions the form refuses (no choice, a mistyped ID number) are not counted: they
     change nothing, and counting them locked out citizens who corrected their mistakes.
     """
-    _enforce(request, BALLOTS_PER_ADDRESS, address_key(request))
-    _enforce(request, BALLOTS_PER_CITIZEN, citizen_hash)
+    _enforce(
+        request, (BALLOTS_PER_ADDRESS, address_key(request)), (BALLOTS_PER_CITIZEN, citizen_hash)
+    )

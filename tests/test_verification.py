@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ballots.models import Ballot
@@ -554,3 +556,37 @@ def test_verification_imports_nothing_of_ballots():
             else:
                 continue
             assert not [n for n in names if n.split(".")[0] == "ballots"], path
+
+
+def other_than(code):
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def test_a_new_code_is_one_statement_that_replaces_the_sessions_earlier_one(db):
+    hashed = phone_hash(PHONE)
+    _first, first_code = VerificationCode.issue(phone_hash=hashed, nonce="n1")
+    for _ in range(2):
+        VerificationCode.check_code(phone_hash=hashed, nonce="n1", code=other_than(first_code))
+    with CaptureQueriesContext(connection) as queries:
+        second, code = VerificationCode.issue(phone_hash=hashed, nonce="n1")
+    assert [query["sql"].split()[0] for query in queries] == ["INSERT"], queries.captured_queries
+    assert VerificationCode.objects.get().pk == second.pk
+    # The earlier code is gone with its wrong tries: the new one starts with all five.
+    outcome = VerificationCode.check_code(phone_hash=hashed, nonce="n1", code=other_than(code))
+    assert outcome.status == CodeCheck.WRONG
+    assert outcome.tries_left == settings.SMS_CODE_MAX_WRONG_TRIES - 1
+    assert VerificationCode.check_code(phone_hash=hashed, nonce="n1", code=code).status == (
+        CodeCheck.OK
+    )
+
+
+def test_the_database_holds_one_code_per_number_and_session(db):
+    VerificationCode.issue(phone_hash=phone_hash(PHONE), nonce="n1")
+    row = VerificationCode.objects.get()
+    row.pk = None
+    with pytest.raises(IntegrityError), transaction.atomic():
+        row.save()
+    # Another session, or another number, has a code of its own.
+    VerificationCode.issue(phone_hash=phone_hash(PHONE), nonce="n2")
+    VerificationCode.issue(phone_hash=phone_hash("13912345678"), nonce="n1")
+    assert VerificationCode.objects.count() == 3

@@ -57,9 +57,10 @@ class VerificationCode(models.Model):
         ordering = ["-sent_at"]
         verbose_name = _("短信验证码")
         verbose_name_plural = _("短信验证码")
-        indexes = [
-            models.Index(
-                fields=["phone_hash", "session_hash", "-sent_at"], name="verification_code_lookup"
+        constraints = [
+            # A session's code for a number: a new one replaces it (issue()), in one statement.
+            models.UniqueConstraint(
+                fields=["phone_hash", "session_hash"], name="verification_code_one_per_session"
             ),
         ]
 
@@ -82,16 +83,25 @@ class VerificationCode(models.Model):
         now = now or timezone.now()
         session_hash = _session_hash(nonce)
         code = f"{secrets.randbelow(10**6):06d}"
-        with transaction.atomic():
-            cls.objects.filter(phone_hash=phone_hash, session_hash=session_hash).delete()
-            row = cls.objects.create(
-                phone_hash=phone_hash,
-                session_hash=session_hash,
-                code_hash=cls._hash_code(code, phone_hash, session_hash),
-                sent_from=sent_from,
-                sent_at=now,
-                expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
-            )
+        row = cls(
+            phone_hash=phone_hash,
+            session_hash=session_hash,
+            code_hash=cls._hash_code(code, phone_hash, session_hash),
+            sent_from=sent_from,
+            sent_at=now,
+            expires_at=now + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
+            wrong_tries=0,
+            used_at=None,
+        )
+        # One INSERT … ON CONFLICT DO UPDATE on the constraint: an earlier code of this session
+        # for this number is overwritten, its wrong tries and use with it, and its id kept.
+        cls.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["phone_hash", "session_hash"],
+            update_fields=["code_hash", "sent_from", "sent_at", "expires_at", "wrong_tries",
+                           "used_at"],
+        )  # fmt: skip
         return row, code
 
     @classmethod

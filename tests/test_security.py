@@ -6,11 +6,15 @@ import secrets
 import subprocess
 import sys
 
+import csp.middleware
+import csp.utils
 import pytest
 from django.conf import settings
-from django.test import Client, override_settings
+from django.http import HttpResponse
+from django.test import Client, RequestFactory, override_settings
 
 from record.signing import generate_signing_key
+from zibo_vote.middleware import CSPMiddleware
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +157,37 @@ def test_a_forwarded_proto_header_is_ignored_unless_the_proxy_is_trusted(poll):
                "SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")}  # fmt: skip
     with override_settings(**trusted):
         assert Client(HTTP_X_FORWARDED_PROTO="https").get("/").status_code == 200
+
+
+def test_the_policy_header_is_built_once_not_on_every_response(client, poll, monkeypatch):
+    built = []
+    real = csp.utils.build_policy
+
+    def counted(*args, **kwargs):
+        built.append(kwargs.get("report_only", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(csp.utils, "build_policy", counted)
+    monkeypatch.setattr(csp.middleware, "build_policy", counted)
+    CSPMiddleware._kept.clear()
+    headers = {
+        client.get(path)["Content-Security-Policy"] for path in ["/verify/", "/", "/verify/"]
+    }
+    assert headers == {real()}
+    assert sorted(built) == [False, True]  # the policy and the (empty) report-only one, once
+
+
+def test_a_response_with_its_own_policy_still_gets_it():
+    def view_with(**attrs):
+        response = HttpResponse("ok")
+        for name, value in attrs.items():
+            setattr(response, name, value)
+        return CSPMiddleware(lambda request: response)(RequestFactory().get("/"))
+
+    extra = view_with(_csp_update={"img-src": ["https://map.example.org"]})
+    assert "https://map.example.org" in extra["Content-Security-Policy"]
+    assert "Content-Security-Policy" not in view_with(_csp_exempt=True)
+    plain = view_with()
+    assert plain["Content-Security-Policy"] == csp.utils.build_policy()
+    with override_settings(CONTENT_SECURITY_POLICY={"DIRECTIVES": {"default-src": ["'none'"]}}):
+        assert view_with()["Content-Security-Policy"] == "default-src 'none'"

@@ -1,6 +1,9 @@
 import ipaddress
 import logging
 
+import csp.constants
+import csp.middleware
+import csp.utils
 from django.conf import settings
 from django.core.exceptions import (
     BadRequest,
@@ -9,6 +12,8 @@ from django.core.exceptions import (
     MiddlewareNotUsed,
     SuspiciousOperation,
 )
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpResponseBadRequest, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
@@ -129,3 +134,48 @@ class BadRequestMiddleware:
         except self.PARSE_ERRORS as error:
             return f"{type(error).__name__}: {str(error)[:200]}"
         return None
+
+
+class CSPMiddleware(csp.middleware.CSPMiddleware):
+    """django-csp's, with each policy header written once, not on every response.
+
+    django-csp builds the header from the settings on every response (a deep copy of the
+    policy's parts and a walk over every directive). The site's pages use no nonce and no
+    per-view policy, so the header is the same every time: it is built once per process and
+    kept. A response with its own policy (csp_update, csp_replace, csp_exempt…) or a page that
+    used request.csp_nonce goes through django-csp unchanged.
+    """
+
+    _kept = {}  # report_only → the header, for responses with nothing of their own
+
+    def process_response(self, request, response):
+        own = any(
+            getattr(response, f"_csp_{part}{ro}", None) is not None
+            for part in ("config", "update", "replace", "exempt")
+            for ro in ("", "_ro")
+        )
+        if own or getattr(request, "_csp_nonce", None) is not None or settings.DEBUG:
+            return super().process_response(request, response)
+        for report_only, header, setting in (
+            (False, csp.constants.HEADER, "CONTENT_SECURITY_POLICY"),
+            (True, csp.constants.HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            if report_only not in self._kept:
+                self._kept[report_only] = csp.utils.build_policy(report_only=report_only)
+            policy = self._kept[report_only]
+            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+            if (
+                policy
+                and header not in response
+                and not request.path_info.startswith(tuple(prefixes))
+            ):
+                response[header] = policy
+        # As django-csp does: a nonce asked for after the header was written is an error.
+        request.csp_nonce = csp.middleware.CheckableLazyObject(self._csp_nonce_post_response)
+        return response
+
+
+@receiver(setting_changed)
+def _forget_kept_policies(setting, **kwargs):
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        CSPMiddleware._kept.clear()

@@ -134,7 +134,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "zibo_vote.middleware.CSPMiddleware",
     # Records which staff member made each change in the entries' history.
     "simple_history.middleware.HistoryRequestMiddleware",
     # Turns django-ratelimit's Ratelimited into RATELIMIT_VIEW's Chinese 429 page.

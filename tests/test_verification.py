@@ -590,3 +590,18 @@ def test_the_database_holds_one_code_per_number_and_session(db):
     VerificationCode.issue(phone_hash=phone_hash(PHONE), nonce="n2")
     VerificationCode.issue(phone_hash=phone_hash("13912345678"), nonce="n1")
     assert VerificationCode.objects.count() == 3
+
+
+def test_a_right_code_is_used_in_one_statement(db):
+    hashed = phone_hash(PHONE)
+    _row, code = VerificationCode.issue(phone_hash=hashed, nonce="n1")
+    with CaptureQueriesContext(connection) as queries:
+        outcome = VerificationCode.check_code(phone_hash=hashed, nonce="n1", code=code)
+    assert outcome.status == CodeCheck.OK and outcome.sent_at is not None
+    assert [query["sql"].split()[0] for query in queries] == ["UPDATE"], queries.captured_queries
+    used = VerificationCode.objects.get()
+    assert used.used_at is not None and used.sent_at == outcome.sent_at
+    # Used once: the same code again is refused as used, the tries untouched.
+    again = VerificationCode.check_code(phone_hash=hashed, nonce="n1", code=code)
+    assert again.status == CodeCheck.USED
+    assert VerificationCode.objects.get().wrong_tries == 0

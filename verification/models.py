@@ -2,9 +2,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connections, models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -34,6 +35,31 @@ class CheckOutcome:
 
 def _session_hash(nonce):
     return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+@cache
+def _use_statement(connection):
+    """UPDATE … RETURNING (PostgreSQL; SQLite 3.35+): marks this session's code for this number
+    used if it is the right one, unused, under its wrong tries and in time, and returns it.
+
+    One statement, so nothing can come between the check and the use: of two requests with
+    the right code at once, the second finds it used (PostgreSQL re-checks the WHERE on the row
+    the first changed). Read through raw(), so its times come back as the model's fields.
+    """
+    meta = VerificationCode._meta
+    quote = connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in (
+        "id", "phone_hash", "session_hash", "code_hash", "sent_at", "sent_from", "expires_at",
+        "wrong_tries", "used_at",
+    )}  # fmt: skip
+    # Only the model's own table and column names, quoted, are put into the text.
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {column['used_at']} = %s "  # noqa: S608
+        f"WHERE {column['phone_hash']} = %s AND {column['session_hash']} = %s "
+        f"AND {column['code_hash']} = %s AND {column['used_at']} IS NULL "
+        f"AND {column['wrong_tries']} < %s AND {column['expires_at']} > %s "
+        f"RETURNING {column['id']}, {column['sent_at']}, {column['sent_from']}"
+    )
 
 
 class VerificationCode(models.Model):
@@ -110,6 +136,14 @@ class VerificationCode(models.Model):
         now = now or timezone.now()
         session_hash = _session_hash(nonce)
         allowed = settings.SMS_CODE_MAX_WRONG_TRIES
+        # What nearly every check is, a right code in time, is used in one statement; anything
+        # else is told apart below, under the row's lock.
+        connection = connections[cls.objects.db]
+        at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores the field
+        code_hash = cls._hash_code(code, phone_hash, session_hash)
+        params = [at, phone_hash, session_hash, code_hash, allowed, at]
+        for row in cls.objects.raw(_use_statement(connection), params):
+            return CheckOutcome(CodeCheck.OK, sent_at=row.sent_at, sent_from=row.sent_from)
         with transaction.atomic():
             # The row lock serialises tries on one code, so parallel guesses cannot slip past
             # the five-try limit between reading and writing the counter.
@@ -127,7 +161,7 @@ class VerificationCode(models.Model):
                 return CheckOutcome(CodeCheck.TOO_MANY_TRIES)
             if now >= row.expires_at:
                 return CheckOutcome(CodeCheck.EXPIRED)
-            if constant_time_compare(row.code_hash, cls._hash_code(code, phone_hash, session_hash)):
+            if constant_time_compare(row.code_hash, code_hash):
                 cls.objects.filter(pk=row.pk).update(used_at=now)
                 return CheckOutcome(CodeCheck.OK, sent_at=row.sent_at, sent_from=row.sent_from)
             cls.objects.filter(pk=row.pk).update(wrong_tries=F("wrong_tries") + 1)

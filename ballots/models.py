@@ -3,7 +3,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
@@ -161,12 +161,10 @@ class PollQuerySet(models.QuerySet):
         after it sees it. The ORM has no FOR SHARE, hence the SQL. SQLite has no row locks: there
         each transaction is IMMEDIATE, so ballots are cast one at a time, which is just as exact.
         """
-        query = self.filter(pk=pk).order_by()
         connection = connections[self.db]
         if connection.vendor != "postgresql":
-            return query.get()
-        sql, params = query.query.sql_with_params()
-        for poll in self.raw(f"{sql} FOR SHARE", params):
+            return self.filter(pk=pk).order_by().get()
+        for poll in self.raw(_poll_for_share(self.db), [pk]):
             return poll
         raise self.model.DoesNotExist(f"no poll {pk}")
 
@@ -186,6 +184,16 @@ class PollQuerySet(models.QuerySet):
         """
         lock_out_ballots(self.db)
         return self.select_for_update()
+
+
+@cache
+def _poll_for_share(alias):
+    """The ORM's SELECT of one poll by its id, FOR SHARE: compiled once per database, not for
+    every ballot (the text is the same whatever the id, which is its one parameter)."""
+    sql, params = Poll.objects.using(alias).filter(pk=0).order_by().query.sql_with_params()
+    if list(params) != [0]:  # the id must be the statement's only parameter
+        raise RuntimeError(f"unexpected parameters in the poll's lock statement: {params}")
+    return f"{sql} FOR SHARE"
 
 
 def lock_out_ballots(using):

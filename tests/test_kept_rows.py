@@ -131,3 +131,22 @@ def test_a_ballot_reads_only_the_ids_of_the_entries_it_counts(citizen, poll):
     reads = [sql for sql in entry_reads(sqls) if '"number" IN' in sql]
     assert len(reads) == 1 and '"body"' not in reads[0] and '"title"' not in reads[0]
     assert Ballot.objects.get().choices.get().reform.number == 6
+
+
+@pytest.mark.postgresql
+def test_a_ballot_compiles_no_statement_for_the_polls_lock(citizen, poll, monkeypatch):
+    from django.db.models.sql.compiler import SQLCompiler
+
+    citizen.post("/vote/", {"choices": "2"})  # the review, so the form's reads are kept
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def counted(compiler, *args, **kwargs):
+        compiled.append(compiler.query.model)
+        return as_sql(compiler, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    response, sqls = statements(citizen, "post", "/vote/", {"choices": "2", "confirm": "1"})
+    assert response.status_code == 302
+    assert any(sql.endswith("FOR SHARE") for sql in poll_reads(sqls))
+    assert Poll not in compiled

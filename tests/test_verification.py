@@ -605,3 +605,19 @@ def test_a_right_code_is_used_in_one_statement(db):
     again = VerificationCode.check_code(phone_hash=hashed, nonce="n1", code=code)
     assert again.status == CodeCheck.USED
     assert VerificationCode.objects.get().wrong_tries == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_code_and_its_use_need_no_transaction_around_them(monkeypatch):
+    # One statement each: no BEGIN and COMMIT around it (Django's atomic() commits when done).
+    commits = []
+    commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: commits.append(1) or commit())
+    hashed = phone_hash(PHONE)
+    row, code = VerificationCode.issue(phone_hash=hashed, nonce="n1")
+    assert VerificationCode.check_code(phone_hash=hashed, nonce="n1", code=code).status == (
+        CodeCheck.OK
+    )
+    assert commits == []
+    row.delete()  # the row issue() returns is a saved one (an SMS that failed deletes it)
+    assert not VerificationCode.objects.exists()

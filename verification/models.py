@@ -37,8 +37,38 @@ def _session_hash(nonce):
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
+def _columns(alias, *names):
+    """The code table's name and these columns', quoted for the database `alias`."""
+    meta = VerificationCode._meta
+    quote = connections[alias].ops.quote_name
+    return quote(meta.db_table), {name: quote(meta.get_field(name).column) for name in names}
+
+
 @cache
-def _use_statement(connection):
+def _issue_statement(alias):
+    """INSERT … ON CONFLICT DO UPDATE … RETURNING the id (PostgreSQL; SQLite 3.35+): a new
+    code for this session and number, in place of any earlier one. One statement needs no
+    transaction around it, and is written out once: the ORM's bulk_create() would compile it
+    for every code and put BEGIN and COMMIT around it."""
+    table, column = _columns(
+        alias, "id", "phone_hash", "session_hash", "code_hash", "sent_from", "sent_at",
+        "expires_at", "wrong_tries", "used_at",
+    )  # fmt: skip
+    replaced = ("code_hash", "sent_from", "sent_at", "expires_at", "wrong_tries", "used_at")
+    # Only the model's own table and column names, quoted, are put into the text.
+    return (
+        f"INSERT INTO {table} ({column['phone_hash']}, {column['session_hash']}, "  # noqa: S608
+        f"{column['code_hash']}, {column['sent_from']}, {column['sent_at']}, "
+        f"{column['expires_at']}, {column['wrong_tries']}, {column['used_at']}) "
+        "VALUES (%s, %s, %s, %s, %s, %s, 0, NULL) "
+        f"ON CONFLICT ({column['phone_hash']}, {column['session_hash']}) DO UPDATE SET "
+        + ", ".join(f"{column[name]} = EXCLUDED.{column[name]}" for name in replaced)
+        + f" RETURNING {column['id']}"
+    )
+
+
+@cache
+def _use_statement(alias):
     """UPDATE … RETURNING (PostgreSQL; SQLite 3.35+): marks this session's code for this number
     used if it is the right one, unused, under its wrong tries and in time, and returns it.
 
@@ -46,15 +76,13 @@ def _use_statement(connection):
     the right code at once, the second finds it used (PostgreSQL re-checks the WHERE on the row
     the first changed). Read through raw(), so its times come back as the model's fields.
     """
-    meta = VerificationCode._meta
-    quote = connection.ops.quote_name
-    column = {name: quote(meta.get_field(name).column) for name in (
-        "id", "phone_hash", "session_hash", "code_hash", "sent_at", "sent_from", "expires_at",
-        "wrong_tries", "used_at",
-    )}  # fmt: skip
+    table, column = _columns(
+        alias, "id", "phone_hash", "session_hash", "code_hash", "sent_at", "sent_from",
+        "expires_at", "wrong_tries", "used_at",
+    )  # fmt: skip
     # Only the model's own table and column names, quoted, are put into the text.
     return (
-        f"UPDATE {quote(meta.db_table)} SET {column['used_at']} = %s "  # noqa: S608
+        f"UPDATE {table} SET {column['used_at']} = %s "  # noqa: S608
         f"WHERE {column['phone_hash']} = %s AND {column['session_hash']} = %s "
         f"AND {column['code_hash']} = %s AND {column['used_at']} IS NULL "
         f"AND {column['wrong_tries']} < %s AND {column['expires_at']} > %s "
@@ -119,15 +147,21 @@ class VerificationCode(models.Model):
             wrong_tries=0,
             used_at=None,
         )
-        # One INSERT … ON CONFLICT DO UPDATE on the constraint: an earlier code of this session
-        # for this number is overwritten, its wrong tries and use with it, and its id kept.
-        cls.objects.bulk_create(
-            [row],
-            update_conflicts=True,
-            unique_fields=["phone_hash", "session_hash"],
-            update_fields=["code_hash", "sent_from", "sent_at", "expires_at", "wrong_tries",
-                           "used_at"],
-        )  # fmt: skip
+        # One INSERT … ON CONFLICT DO UPDATE on the constraint (_issue_statement()): an earlier
+        # code of this session for this number is overwritten, its wrong tries and use with it.
+        connection = connections[cls.objects.db]
+        params = [
+            row.phone_hash,
+            row.session_hash,
+            row.code_hash,
+            row.sent_from,
+            connection.ops.adapt_datetimefield_value(row.sent_at),
+            connection.ops.adapt_datetimefield_value(row.expires_at),
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(_issue_statement(connection.alias), params)
+            row.pk = cursor.fetchone()[0]
+        row._state.adding, row._state.db = False, connection.alias  # a saved row, as create()'s
         return row, code
 
     @classmethod
@@ -142,7 +176,7 @@ class VerificationCode(models.Model):
         at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores the field
         code_hash = cls._hash_code(code, phone_hash, session_hash)
         params = [at, phone_hash, session_hash, code_hash, allowed, at]
-        for row in cls.objects.raw(_use_statement(connection), params):
+        for row in cls.objects.raw(_use_statement(connection.alias), params):
             return CheckOutcome(CodeCheck.OK, sent_at=row.sent_at, sent_from=row.sent_from)
         with transaction.atomic():
             # The row lock serialises tries on one code, so parallel guesses cannot slip past

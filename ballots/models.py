@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reforms.models import Reform, chinese_numeral
 from zibo_vote import page_cache
+from zibo_vote.statements import Prepared
 
 from . import signals
 
@@ -661,8 +662,8 @@ class Poll(models.Model):
                 if len(numbers) > poll.max_choices:
                     raise InvalidChoices
                 # Their ids only: what the choices and the counts are written with.
-                chosen = poll.reforms.published().filter(number__in=numbers)
-                reforms = list(chosen.values_list("pk", flat=True))
+                found = _chosen(len(numbers)).rows(poll._state.db, poll.pk, *numbers)
+                reforms = [pk for (pk,) in found]
                 if len(reforms) != len(numbers):
                     raise InvalidChoices
                 # One ballot per citizen is the database's unique constraint, not a prior
@@ -701,6 +702,16 @@ class Poll(models.Model):
             raise
         self.__dict__.pop("ballot_totals", None)  # the counts moved
         return ballot
+
+    def ballot_of(self, citizen_hash):
+        """The id of this citizen's ballot in this poll, or None: one statement, compiled once
+        (the unique constraint makes it one ballot at most)."""
+        found = _BALLOT_OF.rows(self._alias, self.pk, citizen_hash)
+        return found[0][0] if found else None
+
+    @property
+    def _alias(self):
+        return self._state.db or Ballot.objects.db
 
     @property
     def ended_at(self):
@@ -1157,8 +1168,34 @@ class Ballot(models.Model):
     def receipt_display(self):
         return grouped_receipt(self.receipt)
 
-    def as_receipt(self):
-        return Ballot.objects.filter(pk=self.pk).receipt()
+
+# Compiled once (zibo_vote.statements): the citizen's ballot, asked on the ballot and the review.
+_BALLOT_OF = Prepared(
+    lambda poll_id, citizen_hash: (
+        Ballot.objects.filter(poll_id=poll_id, citizen_hash=citizen_hash)
+        .order_by()
+        .values_list("pk")[:1]
+    ),
+    2_000_000_001,  # in the id's range, as any placeholder must be (zibo_vote.statements)
+    "(a citizen's hash)",
+)
+
+
+@cache
+def _chosen(how_many):
+    """The poll's published entries of these numbers, their ids; compiled once for each number
+    of choices (an IN of that length). Placeholders in their fields' ranges: 2,000,000,001 the
+    poll, 30001, 30002, … the numbers."""
+    return Prepared(
+        lambda poll_id, *numbers: (
+            Reform.objects.published()
+            .filter(polls=poll_id, number__in=numbers)
+            .order_by()
+            .values_list("pk")
+        ),
+        2_000_000_001,
+        *range(30001, 30001 + how_many),
+    )
 
 
 class Choice(models.Model):

@@ -241,8 +241,9 @@ def _not_open(request, poll, status=200):
     return render(request, "ballots/poll_not_open.html", {"poll": poll}, status=status)
 
 
-def _already_voted(request, poll, ballot, status=200):
-    context = {"poll": poll, "receipt": ballot.as_receipt(), "citizen": verified_citizen(request)}
+def _already_voted(request, poll, ballot_id, status=200):
+    receipt = Ballot.objects.filter(pk=ballot_id).receipt()
+    context = {"poll": poll, "receipt": receipt, "citizen": verified_citizen(request)}
     return render(request, "ballots/already_voted.html", context, status=status)
 
 
@@ -268,7 +269,7 @@ def vote(request):
         return redirect(_verify_url(back_to))
 
     if request.method != "POST":
-        existing = Ballot.objects.filter(poll=poll, citizen_hash=citizen.hash).first()
+        existing = poll.ballot_of(citizen.hash)
         if existing is not None:
             return _already_voted(request, poll, existing)
         form = BallotForm(poll, initial={"choices": request.GET.getlist("choices")})
@@ -287,7 +288,7 @@ def _ballot(request, poll, form, citizen):
 
 
 def _review(request, poll, form, citizen):
-    existing = Ballot.objects.filter(poll=poll, citizen_hash=citizen.hash).first()
+    existing = poll.ballot_of(citizen.hash)
     if existing is not None:
         return _already_voted(request, poll, existing, status=409)
     chosen = form.chosen()
@@ -318,7 +319,7 @@ def _cast(request, poll, form, citizen):
         )
     except AlreadyVoted as refused:
         if not refused.by_id_number:
-            return _already_voted(request, poll, refused.ballot, status=409)
+            return _already_voted(request, poll, refused.ballot.pk, status=409)
         form.add_error("id_number", _("该身份证号码已参加过本次投票，每个号码只能投一次。"))
     except PollNotOpen as refused:
         return _not_open(request, refused.poll, status=409)

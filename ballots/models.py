@@ -191,7 +191,7 @@ class PollQuerySet(models.QuerySet):
 def _poll_for_share(alias):
     """The ORM's SELECT of one poll by its id, FOR SHARE: compiled once per database, not for
     every ballot (the text is the same whatever the id, which is its one parameter)."""
-    sql, params = Poll.objects.using(alias).filter(pk=0).order_by().query.sql_with_params()
+    sql, params = Poll.objects.filter(pk=0).order_by().query.get_compiler(alias).as_sql()
     if list(params) != [0]:  # the id must be the statement's only parameter
         raise RuntimeError(f"unexpected parameters in the poll's lock statement: {params}")
     return f"{sql} FOR SHARE"
@@ -703,10 +703,10 @@ class Poll(models.Model):
         self.__dict__.pop("ballot_totals", None)  # the counts moved
         return ballot
 
-    def ballot_of(self, citizen_hash):
-        """The id of this citizen's ballot in this poll, or None: one statement, compiled once
-        (the unique constraint makes it one ballot at most)."""
-        found = _BALLOT_OF.rows(self._alias, self.pk, citizen_hash)
+    def receipt_of(self, citizen_hash):
+        """The receipt code of this citizen's ballot in this poll, or None: one statement,
+        compiled once (the unique constraint makes it one ballot at most)."""
+        found = _RECEIPT_OF.rows(self._alias, self.pk, citizen_hash)
         return found[0][0] if found else None
 
     @property
@@ -921,7 +921,7 @@ def grouped_receipt(code):
 
 @dataclass(frozen=True)
 class Receipt:
-    """A ballot as its receipt shows it (ballots/receipt.html); see BallotQuerySet.receipt()."""
+    """A ballot as its receipt shows it (ballots/receipt.html)."""
 
     code: str
     cast_at: datetime
@@ -931,35 +931,22 @@ class Receipt:
     def receipt_display(self):
         return grouped_receipt(self.code)
 
+    @classmethod
+    def of(cls, code, using=None):
+        """The ballot with this receipt code, or None. One statement (the ballot's time with
+        its entries' numbers and titles), compiled once, and no model built: the receipt is
+        the last page of every citizen's flow, and needs neither the poll nor the entries'
+        texts."""
+        rows = _RECEIPT.rows(using or Ballot.objects.db, code)
+        if not rows:
+            return None
+        entries = tuple((chinese_numeral(number), title) for _cast_at, number, title in rows)
+        return cls(code=code, cast_at=rows[0][0], entries=entries)
+
 
 class BallotQuerySet(models.QuerySet):
     def counted(self):
         return self.filter(voided_at__isnull=True)
-
-    def receipt(self):
-        """The newest of these ballots as its receipt shows it, or None.
-
-        One statement, the ballot's code and time with its entries' numbers and titles, and no
-        model built: the receipt is the last page of every citizen's flow, and needs neither the
-        poll nor the entries' texts.
-        """
-        rows = (
-            Choice.objects.filter(ballot__in=self.order_by().values("pk"))
-            .order_by("-ballot__cast_at", "-ballot_id", "reform__number")
-            .values_list(
-                "ballot_id", "ballot__receipt", "ballot__cast_at", "reform__number", "reform__title"
-            )
-        )
-        newest, entries = None, []
-        for ballot_id, code, cast_at, number, title in rows:
-            if newest is None:
-                newest = (ballot_id, code, cast_at)
-            elif ballot_id != newest[0]:
-                break
-            entries.append((chinese_numeral(number), title))
-        if newest is None:
-            return None
-        return Receipt(code=newest[1], cast_at=newest[2], entries=tuple(entries))
 
     def void(self, *, by, reason, note="", rule=""):
         """Take these ballots out of the tally, for good, with who, when and why.
@@ -1169,15 +1156,26 @@ class Ballot(models.Model):
         return grouped_receipt(self.receipt)
 
 
-# Compiled once (zibo_vote.statements): the citizen's ballot, asked on the ballot and the review.
-_BALLOT_OF = Prepared(
+# Compiled once (zibo_vote.statements): the citizen's ballot, asked on the ballot and the review;
+# a receipt, on the last page of the flow.
+_RECEIPT_OF = Prepared(
     lambda poll_id, citizen_hash: (
         Ballot.objects.filter(poll_id=poll_id, citizen_hash=citizen_hash)
         .order_by()
-        .values_list("pk")[:1]
+        .values_list("receipt")[:1]
     ),
     2_000_000_001,  # in the id's range, as any placeholder must be (zibo_vote.statements)
     "(a citizen's hash)",
+)
+
+
+_RECEIPT = Prepared(
+    lambda code: (
+        Choice.objects.filter(ballot__receipt=code)
+        .order_by("reform__number")
+        .values_list("ballot__cast_at", "reform__number", "reform__title")
+    ),
+    "(a receipt code)",
 )
 
 

@@ -34,11 +34,11 @@ from zibo_vote.page_cache import public_page
 from .forms import BallotForm
 from .models import (
     AlreadyVoted,
-    Ballot,
     InvalidChoices,
     Poll,
     PollNotOpen,
     PollStatus,
+    Receipt,
     beijing_time,
 )
 from .review import ua_family
@@ -241,9 +241,8 @@ def _not_open(request, poll, status=200):
     return render(request, "ballots/poll_not_open.html", {"poll": poll}, status=status)
 
 
-def _already_voted(request, poll, ballot_id, status=200):
-    receipt = Ballot.objects.filter(pk=ballot_id).receipt()
-    context = {"poll": poll, "receipt": receipt, "citizen": verified_citizen(request)}
+def _already_voted(request, poll, code, status=200):
+    context = {"poll": poll, "receipt": Receipt.of(code), "citizen": verified_citizen(request)}
     return render(request, "ballots/already_voted.html", context, status=status)
 
 
@@ -269,7 +268,7 @@ def vote(request):
         return redirect(_verify_url(back_to))
 
     if request.method != "POST":
-        existing = poll.ballot_of(citizen.hash)
+        existing = poll.receipt_of(citizen.hash)
         if existing is not None:
             return _already_voted(request, poll, existing)
         form = BallotForm(poll, initial={"choices": request.GET.getlist("choices")})
@@ -288,7 +287,7 @@ def _ballot(request, poll, form, citizen):
 
 
 def _review(request, poll, form, citizen):
-    existing = poll.ballot_of(citizen.hash)
+    existing = poll.receipt_of(citizen.hash)
     if existing is not None:
         return _already_voted(request, poll, existing, status=409)
     chosen = form.chosen()
@@ -319,7 +318,7 @@ def _cast(request, poll, form, citizen):
         )
     except AlreadyVoted as refused:
         if not refused.by_id_number:
-            return _already_voted(request, poll, refused.ballot.pk, status=409)
+            return _already_voted(request, poll, refused.ballot.receipt, status=409)
         form.add_error("id_number", _("该身份证号码已参加过本次投票，每个号码只能投一次。"))
     except PollNotOpen as refused:
         return _not_open(request, refused.poll, status=409)
@@ -338,8 +337,9 @@ def _cast(request, poll, form, citizen):
 @never_cache
 @require_safe
 def vote_done(request):
-    receipts = request.session.get(RECEIPTS, {})
-    receipt = Ballot.objects.filter(receipt__in=receipts.values()).receipt()
+    # The newest of this session's ballots (one a poll; a ballot voided since still shows).
+    found = [Receipt.of(code) for code in request.session.get(RECEIPTS, {}).values()]
+    receipt = max(filter(None, found), key=lambda receipt: receipt.cast_at, default=None)
     if receipt is None:
         return redirect("ballots:vote")
     context = {"receipt": receipt, "citizen": verified_citizen(request)}

@@ -5,7 +5,7 @@ from django.db import connection
 from django.db.models import Q
 from django.db.models.sql.compiler import SQLCompiler
 
-from ballots.models import Ballot, Poll, _chosen
+from ballots.models import Ballot, Poll, Receipt, _chosen
 from reforms.models import Reform
 from zibo_vote.statements import Prepared
 
@@ -49,8 +49,13 @@ def test_the_ballot_and_the_review_compile_nothing_to_find_a_ballot(citizen, pol
     # And the answer is the same as the ORM's once there is a ballot.
     citizen.post("/vote/", {"choices": "4", "confirm": "1"})
     ballot = Ballot.objects.get()
-    assert poll.ballot_of(ballot.citizen_hash) == ballot.pk
-    assert poll.ballot_of("someone else") is None
+    assert poll.receipt_of(ballot.citizen_hash) == ballot.receipt
+    assert poll.receipt_of("someone else") is None
+    # The time comes back as the ORM gives it (SQLite keeps text): the same aware datetime.
+    receipt = Receipt.of(ballot.receipt)
+    assert receipt.cast_at == ballot.cast_at and receipt.cast_at.tzinfo is not None
+    assert receipt.entries == (("四", Reform.objects.get(number=4).title),)
+    assert Receipt.of("NOSUCHCODE00") is None
     assert "您已投票" in text(citizen.get("/vote/"))
 
 

@@ -7,8 +7,8 @@ its SQL, and each run puts the real values where the placeholders were. The ORM 
 every statement, with its quoting and its joins; nothing is written by hand.
 
 Only for queries whose SQL is the same whatever the values (no `IN` of varying length, no
-value that changes the statement's shape) and whose rows need no conversion from the
-database's types (ids, numbers, strings): `rows()` returns what the cursor returns.
+value that changes the statement's shape). The rows are values_list() rows, converted from the
+database's types as the ORM converts them (SQLite's datetimes, for one).
 """
 
 from django.db import connections
@@ -31,23 +31,39 @@ class Prepared:
         self._compiled = {}
 
     def _compile(self, alias):
-        sql, params = self.build(*self.placeholders).using(alias).query.sql_with_params()
+        compiler = self.build(*self.placeholders).query.get_compiler(alias)
+        sql, params = compiler.as_sql()
         params = list(params)
+        # The ORM's own converters of the selected columns, as its results_iter() applies them.
+        selected = [column for column, _sql, _alias in compiler.select[: compiler.col_count]]
+        converters = [
+            (at, functions, expression)
+            for at, (functions, expression) in compiler.get_converters(selected).items()
+        ]
         slots = []
         for placeholder in self.placeholders:
             at = [i for i, param in enumerate(params) if param == placeholder]
             if len(at) != 1:
                 raise RuntimeError(f"placeholder {placeholder!r} is {len(at)} parameters of {sql}")
             slots.append(at[0])
-        return sql, params, slots
+        return sql, params, slots, converters
 
     def rows(self, alias, *values):
         if alias not in self._compiled:
             self._compiled[alias] = self._compile(alias)
-        sql, params, slots = self._compiled[alias]
+        sql, params, slots, converters = self._compiled[alias]
         params = list(params)
         for slot, value in zip(slots, values, strict=True):
             params[slot] = value
-        with connections[alias].cursor() as cursor:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            rows = cursor.fetchall()
+        if converters:
+            rows = [list(row) for row in rows]
+            for row in rows:
+                for at, functions, expression in converters:
+                    for convert in functions:
+                        row[at] = convert(row[at], expression, connection)
+            rows = [tuple(row) for row in rows]
+        return rows

@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import linebreaks_filter
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -43,6 +44,10 @@ def _card_text(language, number, title, unit, body):
         linebreaks_filter(body),  # escaped, then marked safe, as the filter is
     )
     return label, more
+
+
+CHECKED = mark_safe(" checked")
+ARIA_INVALID = mark_safe(' aria-invalid="true"')
 
 
 class BallotForm(Form):
@@ -98,29 +103,37 @@ class BallotForm(Form):
     def input_type(self):
         return "radio" if self.poll.max_choices == 1 else "checkbox"
 
-    def choice_rows(self):
-        """Each entry with its box's id and whether it is ticked.
+    def choice_items(self):
+        """The ballot's boxes, each with its entry's card, as the <li> items of its list.
 
-        The ballot writes the fifteen boxes itself: rendering them through Django's widget
-        templates cost more than the rest of the page, on the busiest form of the site.
+        Written here, not through template nodes or Django's widget templates: on the busiest
+        form of the site a node per box made the ballot's template time grow with every entry
+        (docs/benchmark.md). The cards' words are card_text()'s, kept; only whether a box is
+        ticked and whether the choice is in error change from one request to the next.
         """
         if self.is_bound:
             ticked = set(self.data.getlist("choices"))
         else:  # ?choices=3: 投票 on an entry's page, 返回修改 on the review
             ticked = {str(number) for number in self.initial.get("choices", [])}
-        rows = []
+        invalid = ARIA_INVALID if self.is_bound and self.errors.get("choices") else ""
+        items = []
         for index, reform in enumerate(self.reforms):
             label, more = card_text(reform)
-            rows.append(
-                {
-                    "id": f"id_choices_{index}",
-                    "reform": reform,
-                    "checked": str(reform.number) in ticked,
-                    "label": label,
-                    "more": more,
-                }
+            items.append(
+                format_html(
+                    '<li class="choice">\n<label for="id_choices_{}">\n<input type="{}" '
+                    'name="choices" value="{}" id="id_choices_{}"{}{}>\n{}\n</label>\n{}\n</li>',
+                    index,
+                    self.input_type,
+                    reform.number,
+                    index,
+                    CHECKED if str(reform.number) in ticked else "",
+                    invalid,
+                    label,
+                    more,
+                )
             )
-        return rows
+        return mark_safe("\n".join(items))  # noqa: S308 (each item written by format_html)
 
     def chosen(self):
         """The entries chosen, in the ballot's order (after is_valid())."""

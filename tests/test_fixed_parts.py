@@ -7,6 +7,7 @@ from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory, override_settings
 
 from reforms.models import Reform
+from zibo_vote import page_cache
 from zibo_vote.templatetags import fixed
 
 from .conftest import text
@@ -102,3 +103,25 @@ def test_a_refused_request_first_does_not_become_everyones_footer(client, poll):
     for path in ["/verify/", "/en/"]:
         html = text(client.get(path))
         assert 'href="tel:05333181234"' in html and "鲁ICP备05012345号" in html, path
+
+
+def test_the_ballots_template_work_does_not_grow_with_its_entries(citizen, poll, monkeypatch):
+    from django.template.base import VariableNode
+
+    rendered = []
+    render = VariableNode.render
+
+    def counted(node, context):
+        rendered.append(node)
+        return render(node, context)
+
+    monkeypatch.setattr(VariableNode, "render", counted)
+    page = citizen.get("/vote/?choices=3").content.decode()
+    fifteen = len(rendered)
+    assert page.count('name="choices"') == 15 and 'value="3" id="id_choices_2" checked' in page
+    Reform.objects.filter(number__gt=5).update(published=False)
+    page_cache.invalidate()
+    rendered.clear()
+    page = citizen.get("/vote/").content.decode()
+    assert page.count('name="choices"') == 5
+    assert len(rendered) == fifteen  # the boxes are written in Python, not a node each

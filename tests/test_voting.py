@@ -357,3 +357,12 @@ class TestIdNumber:
             assert "请输入18位居民身份证号码" in html
             assert f'value="{spelling}"' in html
         assert Ballot.objects.count() == 1
+
+
+def test_a_ballot_sent_without_a_choice_marks_its_boxes_invalid_and_keeps_nothing_ticked(citizen):
+    html = text(citizen.post("/vote/", {"choices": []}))
+    assert html.count('aria-invalid="true"') >= 15
+    assert " checked" not in html
+    assert Ballot.objects.count() == 0
+    # A fresh ballot carries no such mark.
+    assert 'aria-invalid="true"' not in text(citizen.get("/vote/"))

@@ -5,7 +5,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
@@ -28,7 +27,7 @@ from verification.services import (
     send_code,
     verified_citizen,
 )
-from zibo_vote.http import client_ip, next_path
+from zibo_vote.http import client_ip, next_path, path_to
 from zibo_vote.page_cache import public_page
 
 from .forms import BallotForm
@@ -67,12 +66,12 @@ def home(request):
 
 def _next_url(request):
     """Where to go after verifying: a path on this site, else the ballot."""
-    return next_path(request, reverse("ballots:vote"))
+    return next_path(request, path_to("ballots:vote"))
 
 
 def _verify_url(next_url, **query):
     """/verify/ (in the page's language) with `next`, and `step=phone` when asked for."""
-    return f"{reverse('ballots:verify')}?{urlencode({**query, 'next': next_url}, safe='/')}"
+    return f"{path_to('ballots:verify')}?{urlencode({**query, 'next': next_url}, safe='/')}"
 
 
 def _phone_step(request, form, notice=""):
@@ -264,7 +263,7 @@ def vote(request):
         return _not_open(request, poll, status=409 if request.method == "POST" else 200)
     citizen = verified_citizen(request)
     if citizen is None:
-        back_to = request.get_full_path() if request.method != "POST" else reverse("ballots:vote")
+        back_to = request.get_full_path() if request.method != "POST" else path_to("ballots:vote")
         return redirect(_verify_url(back_to))
 
     if request.method != "POST":
@@ -297,7 +296,7 @@ def _review(request, poll, form, citizen):
         "form": form,
         "chosen": chosen,
         "id_number": form.cleaned_data.get("id_number"),
-        "edit_url": f"{reverse('ballots:vote')}?{edit}",
+        "edit_url": f"{path_to('ballots:vote')}?{edit}",
         "citizen": citizen,
     }
     return render(request, "ballots/vote_review.html", context)
@@ -330,7 +329,7 @@ def _cast(request, poll, form, citizen):
             **request.session.get(RECEIPTS, {}),
             str(poll.pk): ballot.receipt,
         }
-        return redirect("ballots:vote_done")
+        return redirect(path_to("ballots:vote_done"))
     return _ballot(request, poll, form, citizen)
 
 

@@ -162,3 +162,21 @@ def test_the_other_language_link_is_worked_out_once_for_a_page(client, poll, mon
     assert sorted(asked) == ["/reforms/3/", "/verify/"]
     english_page = english(client, "/en/reforms/3/").content.decode()
     assert 'href="/reforms/3/" lang="zh-Hans"' in english_page
+
+
+def test_the_kept_paths_to_views_follow_the_language_and_the_mount_point():
+    from django.urls import reverse, set_script_prefix
+    from django.utils import translation
+
+    from zibo_vote.http import path_to
+
+    for language, expected in (("zh-hans", "/vote/"), ("en", "/en/vote/"), ("zh-hans", "/vote/")):
+        with translation.override(language):
+            assert path_to("ballots:vote") == expected == reverse("ballots:vote")
+    with translation.override("zh-hans"):
+        try:
+            set_script_prefix("/zibo/")
+            assert path_to("ballots:vote") == "/zibo/vote/" == reverse("ballots:vote")
+        finally:
+            set_script_prefix("/")
+        assert path_to("ballots:vote") == "/vote/"

@@ -70,15 +70,16 @@ def wait_for_code(phone, seconds=10):
 class Citizen(FastHttpUser):
     wait_time = constant(0)
 
-    def _token(self, path):
+    def _token(self, path, name=None, expect_form=True):
+        """GET the page; its form's CSRF token (or True for a page without a form), or None."""
         with self.client.get(
-            path, name=f"GET {path}", headers=self.headers, catch_response=True
+            path, name=name or f"GET {path}", headers=self.headers, catch_response=True
         ) as response:
             found = TOKEN.search(response.text or "")
-            if response.status_code != 200 or not found:
+            if response.status_code != 200 or (expect_form and not found):
                 response.failure(f"no form at {path}: {response.status_code}")
                 return None
-            return found.group(1)
+            return found.group(1) if found else True
 
     def _post(self, path, data, expect, name, location=None):
         with self.client.post(
@@ -118,17 +119,23 @@ class Citizen(FastHttpUser):
             code = wait_for_code(phone)
         except TimeoutError:
             return False
-        if not self._post(
+        # The flow as a browser goes through it, redirects followed: the code step's page, the
+        # ballot, its review, the cast, the receipt (eight requests, as bench/flow.py's).
+        token = self._token("/verify/", name="GET /verify/ code step")
+        if token is None or not self._post(
             "/verify/", {"code": code, "csrfmiddlewaretoken": token}, 302, "POST /verify/ code"
         ):
             return False
         token = self._token("/vote/")
         choice = random.randint(1, 15)  # noqa: S311
-        return token is not None and self._post(
+        chosen = {"choices": choice, "csrfmiddlewaretoken": token}
+        if token is None or not self._post("/vote/", chosen, 200, "POST /vote/ review"):
+            return False
+        return self._post(
             "/vote/",
-            {"choices": choice, "csrfmiddlewaretoken": token, "confirm": "1"},
+            {**chosen, "confirm": "1"},
             302,
-            "POST /vote/",
+            "POST /vote/ confirm",
             # To the receipt: a redirect elsewhere (back to /verify/, say) is not a vote.
             location="/vote/done/",
-        )
+        ) and self._token("/vote/done/", expect_form=False)

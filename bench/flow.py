@@ -7,17 +7,18 @@
 The production settings (bench.settings: DEBUG off, PostgreSQL, Redis, database sessions) with
 the `locmem` SMS backend; the database named by DATABASE_URL is migrated and loaded with the
 fifteen entries and the poll if it has none, and every flow adds a ballot to it. Django's test
-Client runs each complete flow, a new citizen with a new number and a new address:
+Client runs each complete flow (forms posted urlencoded, as a browser posts them), a new
+citizen with a new number and a new address:
 
     GET /verify/, POST the phone (302), GET /verify/ (the code step), POST the code (302),
     GET /vote/, POST the choice (the review), POST it with confirm=1 (302), GET /vote/done/.
 
 For each step it prints the median CPU time (time.process_time, this process: the test client's
-own share included, about 0.1 ms a request), the median wall time, the CPU of rendering its
-templates, and the SQL statements and Redis commands of the step; then the whole flow's, and
-the CPU a flow spends in templates, in the ORM's queries and in Redis commands. --profile
-writes a cProfile of all the flows (read it with `python -m pstats FILE`, or --top to print
-the hottest functions).
+own share included, about 0.1 ms a request), the median wall time, the site's own share of the
+CPU (from the WSGI environ to the response), the CPU of rendering its templates, and the SQL
+statements and Redis commands of the step; then the whole flow's, and the CPU a flow spends in
+templates, in the ORM's queries and in Redis commands. --profile writes a cProfile of all the
+flows (read it with `python -m pstats FILE`, or --top to print the hottest functions).
 """
 
 import argparse

@@ -6,8 +6,9 @@
    the baseline view of bench/urls.py), DEBUG off, Redis as the shared cache, the `file` SMS
    backend and the client address taken from X-Real-IP, as behind nginx.
 3. Three times over: wrk on a fixed-string view through the same middleware (the baseline), on
-   `/`, an entry page and `/results/`; locust driving complete citizen flows (code → verify →
-   vote). Then the tally export and the ballot audit export at full size, with peak memory.
+   `/`, an entry page and `/results/`; locust driving complete citizen flows (the eight
+   requests of bench/flow.py: phone, code step, code, ballot, review, cast, receipt). Then the
+   tally export and the ballot audit export at full size, with peak memory.
 4. Prints one table: the median of the three runs of everything, all measured in this one run.
 5. The public record's rows (bench/record.py): checkpoints as the ballots are loaded, /receipt/
    latency, then the close, the certification, the closing package and its standalone
@@ -182,7 +183,7 @@ def table(measured, args, load_seconds):
         )
     flows = measured["flows"]
     lines.append(
-        f"| complete citizen flows (GET /verify/, phone, code, GET /vote/, ballot) | "
+        f"| complete citizen flows (eight requests: phone, code, ballot, review, receipt) | "
         f"{median([f['flows_per_s'] for f in flows]):,.1f} flows/s "
         f"({median([f['requests_per_s'] for f in flows]):,.0f} requests/s) | "
         f"{median([f['p50'] for f in flows]):.0f} | {median([f['p99'] for f in flows]):.0f} "

@@ -163,6 +163,17 @@ def test_concurrent_wrong_tries_cannot_exceed_five(poll):
     assert right.status == CodeCheck.TOO_MANY_TRIES
 
 
+def test_the_right_code_sent_at_once_from_twelve_requests_verifies_one(poll):
+    # The one-statement use of a right code (UPDATE … RETURNING): the others find it used.
+    _, code = VerificationCode.issue(phone_hash="p", nonce="n")
+    results = run_at_once(
+        12, lambda i: VerificationCode.check_code(phone_hash="p", nonce="n", code=code).status
+    )
+    assert results.count(CodeCheck.OK) == 1, results
+    assert results.count(CodeCheck.USED) == 11, results
+    assert VerificationCode.objects.get().wrong_tries == 0
+
+
 def test_concurrent_requests_for_one_phone_send_one_sms(poll):
     def ask(i):
         response = Client().post("/verify/", {"phone": "13812345678"}, follow=True)

@@ -319,3 +319,17 @@ def test_the_readme_commands_work_after_make_run_with_nothing_exported(tmp_path)
     result = manage("export_tally", "--poll", "reform-experiences")
     assert result.returncode == 0, result.stderr
     assert "名次" in result.stdout or "票数" in result.stdout
+
+
+def test_an_sqlite_too_old_for_the_sites_statements_is_refused(monkeypatch):
+    import sqlite3
+
+    from verification.checks import check_sqlite_version, sqlite_too_old
+
+    sqlite = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "x"}}
+    postgres = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "x"}}
+    assert check_sqlite_version(None) == []  # this machine's
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    assert [error.id for error in sqlite_too_old(sqlite)] == ["verification.E003"]
+    assert sqlite_too_old(postgres) == []

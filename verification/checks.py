@@ -1,3 +1,5 @@
+import sqlite3
+
 from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
@@ -48,6 +50,29 @@ def check_sms_backend(app_configs, **kwargs):
                 hint="Set SMS_BACKEND=aliyun and the ALIYUN_SMS_* values "
                 "(docs/verification.md, SMS gateway).",
                 id="verification.W001",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.compatibility)
+def check_sqlite_version(app_configs, **kwargs):
+    """The codes' and the sessions' statements need SQLite 3.35 (RETURNING; ON CONFLICT since
+    3.24): on an older library every code sent would fail, so `check` and `migrate` (which
+    `make run` runs first) refuse it."""
+    return sqlite_too_old(settings.DATABASES)
+
+
+def sqlite_too_old(databases):
+    """check_sqlite_version()'s errors for these DATABASES."""
+    uses_sqlite = any("sqlite" in config["ENGINE"] for config in databases.values())
+    if uses_sqlite and sqlite3.sqlite_version_info < (3, 35):
+        return [
+            checks.Error(
+                f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or later is needed "
+                "(UPDATE … RETURNING).",
+                hint="Use PostgreSQL (DATABASE_URL), or a Python built with a newer SQLite.",
+                id="verification.E003",
             )
         ]
     return []

@@ -1,7 +1,10 @@
 """Limits on sending codes, checking codes and voting, counted in the shared cache.
 
-Built on django-ratelimit's public API (`get_usage`, its `RATELIMIT_*` settings, its
-`Ratelimited` exception and middleware). Every limit is in the table below, with what it is
+Built on django-ratelimit (`get_usage`, its `RATELIMIT_*` settings, its `Ratelimited`
+exception and middleware), and on Redis on the helpers of `django_ratelimit.core` that make its
+keys and windows: private names, so the version is pinned, and an upgrade must pass
+tests/test_rate_limits.py's `test_on_redis_the_counters_are_django_ratelimits_own_and_expire`.
+Every limit is in the table below, with what it is
 counted per and what it does when the cache is unavailable. The rule behind the table: a limit
 may be counted only per something the person who spends it controls (their session, their
 address, their verified number) or per something that costs a stranger money or sleep when
@@ -42,6 +45,7 @@ from django_ratelimit.core import (
 )
 from django_ratelimit.exceptions import Ratelimited
 from django_redis.cache import RedisCache
+from django_redis.client import ShardClient
 
 from zibo_vote.cache_breaker import CacheDown, shared_cache
 from zibo_vote.http import client_ip
@@ -188,7 +192,8 @@ def _usages(request, asks, *, stop_when_over=False):
     if not getattr(settings, "RATELIMIT_ENABLE", True):
         return [None] * len(asks)
     cache = _cache()
-    if not isinstance(cache, RedisCache):
+    # The script needs one Redis server: django-redis's default client (not a sharded one).
+    if not isinstance(cache, RedisCache) or isinstance(cache.client, ShardClient):
         usages = []
         for ask in asks:
             usages.append(_usage(request, ask.group, ask.value, ask.rate, increment=ask.increment))
@@ -216,17 +221,13 @@ def _usages(request, asks, *, stop_when_over=False):
     ]
 
 
-def _enforce(request, *limits, increment=True):
-    """Raise Limited if this request goes over one of `limits` (in order: the first over is
-    the one refused, and those after it are not counted), or CacheUnavailable if one that
-    fails closed cannot be asked. `limits` are (Limit, value) pairs.
-
-    With increment=False it only asks whether one more would go over (sends are counted
-    after the SMS has gone, see count_send).
-    """
-    asks = [_Ask(limit.name, value, limit.rate, increment) for limit, value in limits]
+def _enforce(request, *limits):
+    """Count this request against each of `limits`, (Limit, value) pairs, in order: raise
+    Limited at the first one it goes over (those after it are not counted), or
+    CacheUnavailable if the cache cannot be asked and one of them fails closed."""
+    asks = [_Ask(limit.name, value, limit.rate, True) for limit, value in limits]
     try:
-        usages = _usages(request, asks, stop_when_over=increment)
+        usages = _usages(request, asks, stop_when_over=True)
     except CacheUnavailable as unavailable:
         if all(limit.when_cache_down is ALLOW for limit, _value in limits):
             names = ", ".join(limit.name for limit, _value in limits)
@@ -234,10 +235,7 @@ def _enforce(request, *limits, increment=True):
             return
         raise
     for (limit, _value), usage in zip(limits, usages, strict=False):
-        if usage is None:
-            continue
-        over = usage["should_limit"] if increment else usage["count"] >= usage["limit"]
-        if over:
+        if usage is not None and usage["should_limit"]:
             raise Limited(limit, usage["time_left"])
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import connections, models, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -149,7 +149,7 @@ class VerificationCode(models.Model):
         )
         # One INSERT … ON CONFLICT DO UPDATE on the constraint (_issue_statement()): an earlier
         # code of this session for this number is overwritten, its wrong tries and use with it.
-        connection = connections[cls.objects.db]
+        connection = connections[router.db_for_write(cls)]
         params = [
             row.phone_hash,
             row.session_hash,
@@ -172,7 +172,7 @@ class VerificationCode(models.Model):
         allowed = settings.SMS_CODE_MAX_WRONG_TRIES
         # What nearly every check is, a right code in time, is used in one statement; anything
         # else is told apart below, under the row's lock.
-        connection = connections[cls.objects.db]
+        connection = connections[router.db_for_write(cls)]
         at = connection.ops.adapt_datetimefield_value(now)  # as the ORM stores the field
         code_hash = cls._hash_code(code, phone_hash, session_hash)
         params = [at, phone_hash, session_hash, code_hash, allowed, at]
@@ -184,7 +184,6 @@ class VerificationCode(models.Model):
             row = (
                 cls.objects.select_for_update()
                 .filter(phone_hash=phone_hash, session_hash=session_hash)
-                .order_by("-sent_at")
                 .first()
             )
             if row is None:

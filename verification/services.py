@@ -191,8 +191,9 @@ def send_code(request, phone):
     try:
         sms.send_code(phone, code, text)
     except sms.SmsError as error:
-        # No usable code may outlive a message that never arrived.
-        row.delete()
+        # No usable code may outlive a message that never arrived; this code only (a number
+        # and session keep their row across codes, so never a later one sent meanwhile).
+        VerificationCode.objects.filter(pk=row.pk, code_hash=row.code_hash).delete()
         limits.end_resend_wait(hashed)
         logger.warning("SMS to %s failed: %s", masked, error)
         return SendResult(SendStatus.FAILED, masked)

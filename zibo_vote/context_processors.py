@@ -16,11 +16,11 @@ SWITCH = {
 
 
 @lru_cache(maxsize=256)
-def _translated(path, code, script_prefix, urlconf):
+def _translated(path, code, language, script_prefix, urlconf):
     """translate_url(), which resolves the path and reverses it again (about 0.04 ms), kept for
-    the paths asked most: the answer depends only on these four, none of which a request
-    changes (the script prefix and the URLconf are in the key for a site mounted elsewhere
-    and for tests)."""
+    the paths asked most: the answer depends only on these five (the path is resolved in the
+    active language; the script prefix and the URLconf are in the key for a site mounted
+    elsewhere and for tests)."""
     return translate_url(path, code)
 
 
@@ -30,7 +30,7 @@ def in_language(request, code):
     translate_url() raises on what urlsplit() cannot read (`//[`), so only paths that
     http.local_path vouches for are given to it; anything else is left behind.
     """
-    where = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    where = (get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
     path = local_path(request.path, None)
     translated = _translated(path, code, *where) if path else None
     if translated in (None, request.path):  # not a page of ours (a 404): that language's home

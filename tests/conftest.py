@@ -178,3 +178,29 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call":
         item.report_call = report
     return report
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The queries the ORM compiles from now on (a live list; compiled_models() reads it)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    return record_calls(monkeypatch, SQLCompiler, "as_sql")
+
+
+def compiled_models(compiled):
+    return [compiler.query.model for compiler, *_rest in compiled]
+
+
+def record_calls(monkeypatch, owner, name):
+    """Each call of owner.name from now on, as the tuple of its arguments (the function still
+    runs): how the tests see what a request compiled, rendered or sent."""
+    calls = []
+    function = getattr(owner, name)
+
+    def recorded(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls

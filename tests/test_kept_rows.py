@@ -10,7 +10,7 @@ from django.utils import timezone
 from ballots.models import Ballot, Poll
 from reforms.models import Reform
 
-from .conftest import text
+from .conftest import compiled_models, text
 
 pytestmark = pytest.mark.django_db
 
@@ -134,19 +134,10 @@ def test_a_ballot_reads_only_the_ids_of_the_entries_it_counts(citizen, poll):
 
 
 @pytest.mark.postgresql
-def test_a_ballot_compiles_no_statement_for_the_polls_lock(citizen, poll, monkeypatch):
-    from django.db.models.sql.compiler import SQLCompiler
-
+def test_a_ballot_compiles_no_statement_for_the_polls_lock(citizen, poll, compiled):
     citizen.post("/vote/", {"choices": "2"})  # the review, so the form's reads are kept
-    compiled = []
-    as_sql = SQLCompiler.as_sql
-
-    def counted(compiler, *args, **kwargs):
-        compiled.append(compiler.query.model)
-        return as_sql(compiler, *args, **kwargs)
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    compiled.clear()
     response, sqls = statements(citizen, "post", "/vote/", {"choices": "2", "confirm": "1"})
     assert response.status_code == 302
     assert any(sql.endswith("FOR SHARE") for sql in poll_reads(sqls))
-    assert Poll not in compiled
+    assert Poll not in compiled_models(compiled)

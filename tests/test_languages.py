@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 
 from verification import sms
 
-from .conftest import last_code, verify
+from .conftest import last_code, record_calls, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -147,19 +147,12 @@ def test_sms_follows_the_page_language(poll):
 def test_the_other_language_link_is_worked_out_once_for_a_page(client, poll, monkeypatch):
     from zibo_vote import context_processors
 
-    asked = []
-    translate = context_processors.translate_url
-
-    def counted(path, code):
-        asked.append(path)
-        return translate(path, code)
-
-    monkeypatch.setattr(context_processors, "translate_url", counted)
+    asked = record_calls(monkeypatch, context_processors, "translate_url")
     context_processors._translated.cache_clear()
     for _ in range(3):
         html = client.get("/verify/?next=/reforms/3/").content.decode()
         assert 'href="/en/verify/?next=%2Fen%2Freforms%2F3%2F" lang="en"' in html
-    assert sorted(asked) == ["/reforms/3/", "/verify/"]
+    assert sorted(path for path, _code in asked) == ["/reforms/3/", "/verify/"]
     english_page = english(client, "/en/reforms/3/").content.decode()
     assert 'href="/reforms/3/" lang="zh-Hans"' in english_page
 

@@ -17,7 +17,7 @@ from verification.identity import phone_hash
 from zibo_vote.settings import redis_cache
 
 from . import servers
-from .conftest import last_code, resend_wait_passes, verify
+from .conftest import last_code, record_calls, resend_wait_passes, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -407,16 +407,8 @@ def redis_limits(tmp_path):
 
 
 def redis_commands(monkeypatch):
-    """Each command sent to Redis from now on (a script's call is one), as a list."""
-    sent = []
-    execute = redis.client.Redis.execute_command
-
-    def counted(client, *args, **options):
-        sent.append(args[0])
-        return execute(client, *args, **options)
-
-    monkeypatch.setattr(redis.client.Redis, "execute_command", counted)
-    return sent
+    """Each command sent to Redis from now on (a script's call is one), as a live list."""
+    return record_calls(monkeypatch, redis.client.Redis, "execute_command")
 
 
 def usage(limit, value):

@@ -2,10 +2,10 @@ import re
 from functools import lru_cache
 
 from django.conf import settings
-from django.urls import get_script_prefix, get_urlconf, translate_url
+from django.urls import translate_url
 from django.utils.translation import get_language
 
-from .http import local_path
+from .http import local_path, url_context
 from .views import HOME, HTML_LANG, TEXT_SIZE_COOKIE
 
 # The way to the other language of the same page.
@@ -18,9 +18,8 @@ SWITCH = {
 @lru_cache(maxsize=256)
 def _translated(path, code, language, script_prefix, urlconf):
     """translate_url(), which resolves the path and reverses it again (about 0.04 ms), kept for
-    the paths asked most: the answer depends only on these five (the path is resolved in the
-    active language; the script prefix and the URLconf are in the key for a site mounted
-    elsewhere and for tests)."""
+    the paths asked most: the answer depends only on the path, the language asked for and
+    http.url_context()."""
     return translate_url(path, code)
 
 
@@ -30,7 +29,7 @@ def in_language(request, code):
     translate_url() raises on what urlsplit() cannot read (`//[`), so only paths that
     http.local_path vouches for are given to it; anything else is left behind.
     """
-    where = (get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    where = url_context()
     path = local_path(request.path, None)
     translated = _translated(path, code, *where) if path else None
     if translated in (None, request.path):  # not a page of ours (a 404): that language's home

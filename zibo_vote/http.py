@@ -55,15 +55,19 @@ def next_path(request, fallback):
     return local_path(target, fallback)
 
 
+def url_context():
+    """What reversing and resolving a path depend on besides the path: the active language
+    (the /en/ prefix, translated patterns), where the site is mounted, and the URLconf. The
+    key of the answers kept below and in context_processors."""
+    return get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
+
+
 def path_to(view_name):
     """reverse(view_name) of a view that takes no arguments, kept: the views ask for the same
     few paths on every request, and reverse() walks the URLconf each time (about 0.01 ms)."""
-    urlconf = get_urlconf() or settings.ROOT_URLCONF
-    return _path_to(view_name, get_language(), get_script_prefix(), urlconf)
+    return _path_to(view_name, *url_context())
 
 
 @lru_cache(maxsize=64)
 def _path_to(view_name, language, script_prefix, urlconf):
-    # What reverse() depends on for a view without arguments, all in the key: the language
-    # (the /en/ prefix, translated patterns), where the site is mounted, and the URLconf.
     return reverse(view_name, urlconf=urlconf)

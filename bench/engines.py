@@ -113,7 +113,7 @@ def main():
     parser.add_argument(
         "--unfixed",
         action="store_true",
-        help="time DTL with its {% fixed %} parts rendered every time too (a third column)",
+        help="time DTL with its {%% fixed %%} parts rendered every time too (a third column)",
     )
     args = parser.parse_args()
     prepare(args.database_url, args.redis_url)

@@ -23,7 +23,11 @@ def current_link(html):
 def test_the_parts_are_kept_between_requests(client, poll):
     client.get("/results/")
     # The production loader (cached) keeps the parsed templates, and so the rendered parts.
-    kept = {node.name: dict(node.rendered) for node in fixed._nodes if node.rendered}
+    kept = {
+        node.name: dict(node.rendered)
+        for node in fixed._nodes
+        if isinstance(node, fixed.FixedNode) and node.rendered
+    }
     assert {"head", "header", "sections", "footer"} <= set(kept)
     assert any(key[0] == "zh-hans" for key in kept["footer"])
 
@@ -58,7 +62,7 @@ def test_a_part_keeps_no_more_than_its_bound_of_variants():
     request = RequestFactory().get("/")
     rendered = [template.render(Context({"value": n, "request": request})) for n in range(100)]
     assert rendered == [f"[{n}]" for n in range(100)]  # past the bound: rendered, not kept
-    node = next(node for node in fixed._nodes if node.name == "test")
+    node = next(n for n in fixed._nodes if isinstance(n, fixed.FixedNode) and n.name == "test")
     assert len(node.rendered) == 64
 
 

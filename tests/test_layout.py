@@ -1,10 +1,11 @@
 """Who imports whom: the project package is wiring, the apps point one way (docs/layout.md)."""
 
 import ast
+import inspect
 from pathlib import Path
 
 import pytest
-from django.apps import AppConfig, apps
+from django.apps import apps
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
@@ -66,10 +67,20 @@ def test_no_package_imports_another_packages_views(package):
     assert wrong == []
 
 
-def test_the_project_package_holds_no_models_and_starts_nothing():
+def test_the_project_package_holds_no_models_and_starts_only_its_check():
+    from django.core.checks import registry
+
+    from zibo_vote import checks
+    from zibo_vote.apps import ZiboVoteConfig
+
     project = apps.get_app_config("zibo_vote")
     assert list(project.get_models()) == []
-    assert type(project).ready is AppConfig.ready
+    assert type(project) is ZiboVoteConfig  # its ready() runs: the default config is chosen
+    assert checks.check_tag_library_names in registry.registry.get_checks()
+    source = inspect.getsource(ZiboVoteConfig.ready)
+    assert [line.strip() for line in source.strip().splitlines()[1:]] == [
+        "from . import checks  # noqa: F401 - registers the template library check"
+    ]
 
 
 def test_production_settings_name_no_benchmark():

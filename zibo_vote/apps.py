@@ -5,13 +5,16 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ZiboVoteConfig(AppConfig):
-    """The project package is an app only so that manage.py finds compile_translations.
-
-    No models and no ready(): each app connects its own signals in its own AppConfig.
+    """The project package is an app so that manage.py finds compile_translations and the
+    template tags are found; no models. Each app connects its own signals in its own AppConfig.
     """
 
+    default = True  # the module imports another AppConfig (axes'): without this, not chosen
     name = "zibo_vote"
     verbose_name = "zibo-vote"
+
+    def ready(self):
+        from . import checks  # noqa: F401 - registers the template library check
 
 
 class AdminConfig(admin_apps.AdminConfig):

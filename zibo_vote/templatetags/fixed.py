@@ -20,7 +20,13 @@ from django.core.signals import setting_changed
 from django.utils.translation import get_language
 
 register = template.Library()
-_nodes = weakref.WeakSet()  # every part kept, for forgetting them when a setting changes
+BOUND = 64  # what one node keeps at most: past it, a variant is rendered and not kept
+_nodes = weakref.WeakSet()  # every node that keeps what it rendered (here and in kept.py)
+
+
+def keep_track(node):
+    """`node.rendered` (a dict) is to be forgotten when a setting changes."""
+    _nodes.add(node)
 
 
 def forget(**kwargs):
@@ -38,7 +44,7 @@ class FixedNode(template.Node):
         self.name = name
         self.varies_on = varies_on
         self.rendered = {}  # (language, values…) -> the part's HTML
-        _nodes.add(self)
+        keep_track(self)
 
     def render(self, context):
         key = (get_language(), *(value.resolve(context) for value in self.varies_on))
@@ -49,7 +55,7 @@ class FixedNode(template.Node):
         html = self.nodelist.render(context)  # a SafeString already, as every NodeList's
         # Only a page rendered for a request has had the context processors (the footer's
         # `office`): the 400 page, drawn before any of them, must not become everyone's footer.
-        if context.get("request") is not None and len(self.rendered) < 64:  # 64: a bound
+        if context.get("request") is not None and len(self.rendered) < BOUND:
             self.rendered[key] = html
         return html
 

@@ -1,0 +1,117 @@
+"""Built-in tags whose output is the same on every request, kept once worked out (issue 15).
+
+Added to the template engine's builtins (settings.TEMPLATES), after Django's own, so they take
+the place of Django's tags of the same names in every template, the admin's included; each
+parses exactly as Django's and renders the same HTML:
+
+- `{% url "name" %}` of a view that takes no arguments and is not stored `as` a variable: its
+  path depends only on the language, the script prefix and the URLconf
+  (`zibo_vote.http.url_context`) and on the current application's namespace, so it is
+  reversed once for each of those, not on every request. Any other `{% url %}` is Django's.
+- `{% extends %}`: the root template's blocks are found once per parsed template; Django walks
+  all of the root's nodes for them on every render (a fifth of a millisecond a page here).
+
+What is kept lasts as long as the cached loader keeps the template; a changed setting forgets
+it, as it forgets the `{% fixed %}` parts (zibo_vote/templatetags/fixed.py).
+"""
+
+import weakref
+
+from django import template
+from django.template import defaulttags, loader_tags
+from django.template.base import TextNode, Variable
+from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode
+
+from ..http import url_context
+from .fixed import BOUND, keep_track
+
+register = template.Library()
+
+
+def is_constant(expression):
+    """A FilterExpression that is a quoted string and nothing else: the same on every render.
+    (Django keeps a quoted string as the string itself; {% translate %} makes it a Variable
+    with that literal, to translate.)"""
+    var = expression.var
+    return not expression.filters and (
+        isinstance(var, str) or (isinstance(var, Variable) and var.literal is not None)
+    )
+
+
+class KeptURLNode(defaulttags.URLNode):
+    """Django's URLNode for a literal view name, no arguments and no `as`."""
+
+    def __init__(self, view_name):
+        super().__init__(view_name, [], {}, None)
+        self.rendered = {}
+        keep_track(self)
+
+    def render(self, context):
+        # What Django's URLNode takes as the current application, in the same way.
+        try:
+            current_app = context.request.current_app
+        except AttributeError:
+            try:
+                current_app = context.request.resolver_match.namespace
+            except AttributeError:
+                current_app = None
+        key = (*url_context(), current_app, context.autoescape)
+        try:
+            return self.rendered[key]
+        except KeyError:
+            pass
+        url = super().render(context)  # a NoReverseMatch is raised as Django raises it
+        if len(self.rendered) < BOUND:
+            self.rendered[key] = url
+        return url
+
+
+@register.tag
+def url(parser, token):
+    node = defaulttags.url(parser, token)
+    if not node.args and not node.kwargs and node.asvar is None and is_constant(node.view_name):
+        return KeptURLNode(node.view_name)
+    return node
+
+
+_root_blocks = weakref.WeakKeyDictionary()  # a parsed root template → its blocks by name
+
+
+def root_blocks(compiled):
+    """The blocks of a template that extends no other, by name; None if it extends one."""
+    try:
+        return _root_blocks[compiled]
+    except KeyError:
+        pass
+    blocks = None
+    for node in compiled.nodelist:
+        # As Django's ExtendsNode: the {% extends %} has to be the first non-text node.
+        if not isinstance(node, TextNode):
+            if not isinstance(node, loader_tags.ExtendsNode):
+                blocks = {n.name: n for n in compiled.nodelist.get_nodes_by_type(BlockNode)}
+            break
+    _root_blocks[compiled] = blocks
+    return blocks
+
+
+class KeptExtendsNode(loader_tags.ExtendsNode):
+    """Django's ExtendsNode.render, with the root's blocks from root_blocks()."""
+
+    def render(self, context):
+        compiled_parent = self.get_parent(context)
+        if BLOCK_CONTEXT_KEY not in context.render_context:
+            context.render_context[BLOCK_CONTEXT_KEY] = BlockContext()
+        block_context = context.render_context[BLOCK_CONTEXT_KEY]
+        block_context.add_blocks(self.blocks)
+        blocks = root_blocks(compiled_parent)
+        if blocks is not None:
+            block_context.add_blocks(blocks)
+        with context.render_context.push_state(compiled_parent, isolated_context=False):
+            return compiled_parent._render(context)
+
+
+@register.tag
+def extends(parser, token):
+    node = loader_tags.do_extends(parser, token)
+    node.__class__ = KeptExtendsNode  # the same node, parsed by Django; only render differs
+    return node

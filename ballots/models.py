@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reforms.models import Reform, chinese_numeral
 from zibo_vote import page_cache
-from zibo_vote.statements import Prepared
+from zibo_vote.statements import Prepared, PreparedInsert
 
 from . import signals
 
@@ -159,15 +159,15 @@ class PollQuerySet(models.QuerySet):
         common: the counts they add to are sharded), so a city's ballots are cast side by side.
         FOR SHARE conflicts with FOR UPDATE (select_for_change()) and with any UPDATE of the
         row: a change to the poll waits for the ballots in progress, and a ballot that comes
-        after it sees it. The ORM has no FOR SHARE, hence the SQL. SQLite has no row locks: there
-        each transaction is IMMEDIATE, so ballots are cast one at a time, which is just as exact.
+        after it sees it. The ORM has no FOR SHARE: it is put after the ORM's SELECT. SQLite has
+        no row locks: there each transaction is IMMEDIATE, so ballots are cast one at a time,
+        which is just as exact. Compiled once (zibo_vote.statements), as a ballot's INSERTs are.
         """
-        connection = connections[self.db]
-        if connection.vendor != "postgresql":
-            return self.filter(pk=pk).order_by().get()
-        for poll in self.raw(_poll_for_share(self.db), [pk]):
-            return poll
-        raise self.model.DoesNotExist(f"no poll {pk}")
+        share = connections[self.db].vendor == "postgresql"
+        found = (_POLL_FOR_SHARE if share else _POLL_BY_ID).rows(self.db, pk)
+        if not found:
+            raise self.model.DoesNotExist(f"no poll {pk}")
+        return self.model.from_db(self.db, _POLL_COLUMNS, found[0])
 
     def select_for_change(self):
         """select_for_update(), once the ballots in progress have committed; new ones wait.
@@ -185,16 +185,6 @@ class PollQuerySet(models.QuerySet):
         """
         lock_out_ballots(self.db)
         return self.select_for_update()
-
-
-@cache
-def _poll_for_share(alias):
-    """The ORM's SELECT of one poll by its id, FOR SHARE: compiled once per database, not for
-    every ballot (the text is the same whatever the id, which is its one parameter)."""
-    sql, params = Poll.objects.filter(pk=0).order_by().query.get_compiler(alias).as_sql()
-    if list(params) != [0]:  # the id must be the statement's only parameter
-        raise RuntimeError(f"unexpected parameters in the poll's lock statement: {params}")
-    return f"{sql} FOR SHARE"
 
 
 def lock_out_ballots(using):
@@ -668,7 +658,7 @@ class Poll(models.Model):
                     raise InvalidChoices
                 # One ballot per citizen is the database's unique constraint, not a prior
                 # SELECT: two requests from the same citizen can both pass any check made here.
-                ballot = Ballot.objects.create(
+                ballot = Ballot(
                     poll=poll,
                     citizen_hash=citizen_hash,
                     id_number_hash=id_number_hash,
@@ -683,7 +673,11 @@ class Poll(models.Model):
                         else None
                     ),
                 )
-                Choice.objects.bulk_create(Choice(ballot=ballot, reform_id=pk) for pk in reforms)
+                # create() and bulk_create(), with their statements compiled once.
+                alias = poll._state.db
+                _INSERT_BALLOT.insert(alias, [ballot])
+                choices = [Choice(ballot=ballot, reform_id=pk) for pk in reforms]
+                _insert_choices(len(choices)).insert(alias, choices)
                 # The running counts last: their rows stay locked to the commit. The shard comes
                 # from the ballot's id, which counts up, so ballots cast at the same moment add
                 # to different rows (random shards would often collide), and a voiding finds
@@ -1196,6 +1190,18 @@ def _chosen(how_many):
     )
 
 
+# The poll a ballot is cast in, every column, by its id: PostgreSQL's with its row lock shared.
+_POLL_COLUMNS = [field.attname for field in Poll._meta.concrete_fields]
+_POLL_BY_ID, _POLL_FOR_SHARE = (
+    Prepared(
+        lambda pk: Poll.objects.filter(pk=pk).order_by().values_list(*_POLL_COLUMNS),
+        2_000_000_001,
+        suffix=suffix,
+    )
+    for suffix in ("", " FOR SHARE")
+)
+
+
 class Choice(models.Model):
     ballot = models.ForeignKey(
         Ballot, verbose_name=_("选票"), on_delete=models.CASCADE, related_name="choices"
@@ -1213,6 +1219,15 @@ class Choice(models.Model):
 
     def __str__(self):
         return str(self.reform)
+
+
+# A ballot's INSERT, and its choices' (one statement for each number of choices).
+_INSERT_BALLOT = PreparedInsert(Ballot, returning=True)
+
+
+@cache
+def _insert_choices(how_many):
+    return PreparedInsert(Choice, rows=how_many)
 
 
 def shard_of(ballot_id):

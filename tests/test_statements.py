@@ -8,7 +8,7 @@ from ballots.models import Ballot, Poll, Receipt, _chosen
 from reforms.models import Reform
 from zibo_vote.statements import Prepared
 
-from .conftest import compiled_models, text
+from .conftest import compiled_models, record_calls, text
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +62,89 @@ def test_a_placeholder_that_is_not_one_parameter_is_refused(poll):
     out_of_range = Prepared(lambda pk: Poll.objects.filter(Q(pk=1) | Q(max_choices=pk)), -1)
     with pytest.raises(RuntimeError, match="0 parameters"):
         out_of_range.rows(connection.alias, poll.pk)
+
+
+def cast_for(poll, n, numbers, **extra):
+    return poll.cast_ballot(citizen_hash=f"{n:064x}", numbers=numbers, **extra)
+
+
+def test_a_ballot_is_cast_with_nothing_compiled_after_the_first(poll, compiled, monkeypatch):
+    from django.db.models.sql.compiler import SQLInsertCompiler
+
+    inserts = record_calls(monkeypatch, SQLInsertCompiler, "as_sql")
+    cast_for(poll, 1, [3])
+    compiled.clear()
+    inserts.clear()
+    ballot = cast_for(poll, 3, [7])
+    assert compiled == [] and inserts == []  # the poll, the entries, the ballot, its choice
+    assert Ballot.objects.get(pk=ballot.pk).choices.get().reform.number == 7
+    assert not ballot._state.adding and ballot._state.db == connection.alias
+
+
+def test_the_prepared_insert_writes_what_create_writes(poll):
+    from django.utils import timezone
+
+    sent = timezone.now() - timezone.timedelta(seconds=95)
+    extra = {"network": "10.1.2.0/24", "phone_masked": "138****5678", "ua_family": "Chrome"}
+    ballot = cast_for(poll, 4, [5], code_sent_at=sent, **extra)
+    created = Ballot.objects.create(
+        poll=poll,
+        citizen_hash="f" * 64,
+        cast_at=ballot.cast_at,
+        receipt="X" * len(ballot.receipt),
+        seconds_from_code=ballot.seconds_from_code,
+        **extra,
+    )
+    ours, theirs = (Ballot.objects.values().get(pk=pk) for pk in (ballot.pk, created.pk))
+    different = {key for key in ours if ours[key] != theirs[key]}
+    assert different == {"id", "citizen_hash", "receipt"}
+    assert ours["seconds_from_code"] == 95 and ours["cast_at"] == ballot.cast_at
+
+
+def test_several_choices_are_one_insert_of_as_many_rows(poll):
+    from ballots.models import _insert_choices
+
+    Poll.objects.filter(pk=poll.pk).update(max_choices=3)
+    poll.refresh_from_db()
+    for n, numbers in enumerate([[2], [4, 9], [1, 8, 15], [6, 3]]):
+        ballot = cast_for(poll, 10 + n, numbers)
+        assert sorted(ballot.choices.values_list("reform__number", flat=True)) == sorted(numbers)
+    assert [_insert_choices(n).rows for n in (1, 2, 3)] == [1, 2, 3]
+
+
+def test_what_listens_to_a_ballot_s_save_is_still_told(poll):
+    from django.db.models.signals import post_save
+
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=Ballot)
+    try:
+        ballot = cast_for(poll, 20, [2])
+    finally:
+        post_save.disconnect(receiver, sender=Ballot)
+    assert heard == [(ballot.pk, True)]
+    assert Ballot.objects.get(pk=ballot.pk).choices.get().reform.number == 2
+
+
+def test_an_expression_is_not_a_value_a_prepared_insert_takes(poll):
+    from django.db.models.functions import Now
+
+    from zibo_vote.statements import PreparedInsert
+
+    insert = PreparedInsert(Ballot, returning=True)
+    with pytest.raises(ValueError, match="cast_at: an expression"):
+        insert.insert(connection.alias, [Ballot(poll=poll, citizen_hash="e" * 64, cast_at=Now())])
+    assert not Ballot.objects.exists()
+
+
+def test_the_poll_a_ballot_is_cast_in_is_the_orm_s_poll(poll):
+    ours = Poll.objects.get_for_ballot(poll.pk)
+    theirs = Poll.objects.get(pk=poll.pk)
+    fields = [field.attname for field in Poll._meta.concrete_fields]
+    assert [getattr(ours, name) for name in fields] == [getattr(theirs, name) for name in fields]
+    assert ours.opens_at.tzinfo is not None and ours._state.db == connection.alias
+    with pytest.raises(Poll.DoesNotExist):
+        Poll.objects.get_for_ballot(poll.pk + 1000)

@@ -67,7 +67,7 @@ def pytest_sessionfinish(session, exitstatus):
 def _fresh_cache_and_outbox():
     # Rate-limit counters and resend waits live in the cache; each test starts with none.
     cache.clear()
-    page_cache.local.clear()  # this worker's own copies of public pages, too
+    page_cache.clear_local()  # this worker's own copies of public pages, too
     cache_breaker.shared_cache.reset()  # and no outage remembered from another test
     sms.outbox.clear()
     yield

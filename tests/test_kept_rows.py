@@ -10,7 +10,7 @@ from django.utils import timezone
 from ballots.models import Ballot, Poll
 from reforms.models import Reform
 
-from .conftest import compiled_models, text
+from .conftest import compiled_models, record_calls, text
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +141,32 @@ def test_a_ballot_compiles_no_statement_for_the_polls_lock(citizen, poll, compil
     assert response.status_code == 302
     assert any(sql.endswith("FOR SHARE") for sql in poll_reads(sqls))
     assert Poll not in compiled_models(compiled)
+
+
+def test_the_kept_rows_are_copied_not_unpickled(poll, monkeypatch):
+    import pickle
+
+    from zibo_vote import page_cache
+
+    first = poll.published_entries()
+    loads = record_calls(monkeypatch, pickle, "loads")
+    again, third = poll.published_entries(), poll.published_entries()
+    assert loads == []  # a cache's copy is a pickle's: about 0.1 ms for the fifteen entries
+    assert [e.pk for e in first] == [e.pk for e in again] == [e.pk for e in third]
+    assert all(a is not b and a._state is not b._state for a, b in zip(again, third, strict=True))
+    # A related row cached on one request's copy does not reach the next.
+    again[0].__dict__["note"] = "这个请求的"
+    again[0]._state.fields_cache["poll"] = poll
+    assert "note" not in third[0].__dict__ and third[0]._state.fields_cache == {}
+    assert page_cache.copy_rows(None) is None
+
+
+def test_a_kept_row_holding_a_value_that_changes_in_place_is_copied_deep(poll):
+    from zibo_vote import page_cache
+
+    kept = Poll.objects.get(pk=poll.pk)
+    kept.__dict__["_prefetched_objects_cache"] = {"reforms": ["一"]}
+    copied = page_cache.copy_rows(kept)
+    copied._prefetched_objects_cache["reforms"].append("二")
+    assert kept._prefetched_objects_cache == {"reforms": ["一"]}
+    assert copied.title == kept.title and copied._state.db == kept._state.db

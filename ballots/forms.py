@@ -14,16 +14,32 @@ from verification.identity import normalise_id_number
 from zibo_vote.forms import Form
 
 
-def card_text(reform):
-    """The words of an entry's card on the ballot: its title and unit (inside the box's label)
-    and its whole text to unfold. Written here and kept, not rendered through template nodes:
+def card_item(reform, index, input_type):
+    """An entry's item on the ballot, its box and its card (title and unit inside the box's
+    label, the whole text to unfold), as the HTML before and after where the box's state goes
+    (" checked", aria-invalid). Written here and kept, not rendered through template nodes:
     the fifteen cards were most of GET /vote/'s template time (docs/benchmark.md)."""
-    return _card_text(get_language(), reform.number, reform.title, reform.unit, reform.body)
+    return _card_item(
+        get_language(), index, input_type, reform.number, reform.title, reform.unit, reform.body
+    )
 
 
-# Kept by the language and the wording itself: an edited entry is a new key and never shows
-# its old words, and nothing needs clearing; 256 is a few polls' worth of cards.
-@lru_cache(maxsize=256)
+# Kept by the language, the box and the wording itself: an edited entry is a new key and never
+# shows its old words, and nothing needs clearing; 512 is a few polls' worth of items.
+@lru_cache(maxsize=512)
+def _card_item(language, index, input_type, number, title, unit, body):
+    label, more = _card_text(language, number, title, unit, body)
+    before = format_html(
+        '<li class="choice">\n<label for="id_choices_{}">\n<input type="{}" '
+        'name="choices" value="{}" id="id_choices_{}"',
+        index,
+        input_type,
+        number,
+        index,
+    )
+    return before, format_html(">\n{}\n</label>\n{}\n</li>", label, more)
+
+
 def _card_text(language, number, title, unit, body):
     reform = Reform(number=number, title=title, unit=unit, body=body)
     label = format_html(
@@ -108,8 +124,8 @@ class BallotForm(Form):
 
         Written here, not through template nodes or Django's widget templates: on the busiest
         form of the site a node per box made the ballot's template time grow with every entry
-        (docs/benchmark.md). The cards' words are card_text()'s, kept; only whether a box is
-        ticked and whether the choice is in error change from one request to the next.
+        (docs/benchmark.md). Each item is card_item()'s, kept; only whether a box is ticked
+        and whether the choice is in error change from one request to the next.
         """
         if self.is_bound:
             ticked = set(self.data.getlist("choices"))
@@ -118,22 +134,10 @@ class BallotForm(Form):
         invalid = ARIA_INVALID if self.is_bound and self.errors.get("choices") else ""
         items = []
         for index, reform in enumerate(self.reforms):
-            label, more = card_text(reform)
-            items.append(
-                format_html(
-                    '<li class="choice">\n<label for="id_choices_{}">\n<input type="{}" '
-                    'name="choices" value="{}" id="id_choices_{}"{}{}>\n{}\n</label>\n{}\n</li>',
-                    index,
-                    self.input_type,
-                    reform.number,
-                    index,
-                    CHECKED if str(reform.number) in ticked else "",
-                    invalid,
-                    label,
-                    more,
-                )
-            )
-        return mark_safe("\n".join(items))  # noqa: S308 (each item written by format_html)
+            before, after = card_item(reform, index, self.input_type)
+            ticked_here = CHECKED if str(reform.number) in ticked else ""
+            items.append(f"{before}{ticked_here}{invalid}{after}")
+        return mark_safe("\n".join(items))  # noqa: S308 (format_html's parts and constants)
 
     def chosen(self):
         """The entries chosen, in the ballot's order (after is_valid())."""

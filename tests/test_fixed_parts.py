@@ -77,7 +77,7 @@ def ballot_card(html, number):
 
 
 def test_the_ballot_shows_an_entry_as_it_was_just_edited_and_escaped(citizen, poll):
-    # The cards' words are kept by their wording (ballots.forms.card_text): a new wording is
+    # The cards' words are kept by their wording (ballots.forms.card_item): a new wording is
     # a new card at once, and what staff typed is text, not markup.
     before = ballot_card(text(citizen.get("/vote/")), 3)
     reform = Reform.objects.get(number=3)

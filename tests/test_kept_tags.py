@@ -21,6 +21,11 @@ def render(source, language="zh-hans", autoescape=True, **context):
         return Template(source).render(Context(context, autoescape=autoescape))
 
 
+def render_in(template, language):
+    with translation.override(language):
+        return template.render(Context())
+
+
 def test_a_literal_translate_is_translated_once_a_language(monkeypatch):
     template = Template('{% load i18n %}<b>{% translate "投票" %}</b>')
     calls = record_calls(monkeypatch, i18n.TranslateNode, "render")
@@ -96,12 +101,23 @@ def test_the_current_application_is_part_of_what_a_url_is_kept_for(monkeypatch):
     assert len(calls) == 2
 
 
-def test_a_url_with_arguments_or_stored_as_a_variable_is_django_s():
-    for source in ["{% url 'ballots:results' as link %}", "{% url name %}", "{% url 'a' 1 %}"]:
+def test_a_url_with_arguments_or_a_variable_s_name_is_django_s():
+    for source in ["{% url name %}", "{% url 'a' 1 %}", "{% url 'a' pk=1 as link %}"]:
         node = Template(source).nodelist[0]
         assert not isinstance(node, kept.KeptURLNode), source
-    assert render("{% url 'ballots:results' as link %}[{{ link }}]", "en") == "[/en/results/]"
     assert render("{% url name %}", name="ballots:privacy") == "/privacy/"
+
+
+def test_a_url_stored_as_a_variable_is_kept_and_stored_each_time(monkeypatch):
+    import django.urls
+
+    template = Template("{% url 'ballots:results' as link %}[{{ link }}]")
+    assert isinstance(template.nodelist[0], kept.KeptURLNode)
+    calls = record_calls(monkeypatch, django.urls, "reverse")
+    seen = [render_in(template, language) for language in ["en", "zh-hans", "en", "zh-hans"]]
+    assert seen == ["[/en/results/]", "[/results/]"] * 2 and len(calls) == 2
+    # As Django's: a view that does not exist leaves the variable empty, no error.
+    assert render("{% url 'ballots:nowhere' as link %}[{{ link }}]") == "[]"
 
 
 def test_a_url_that_does_not_exist_is_refused_every_time():

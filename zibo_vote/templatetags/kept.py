@@ -4,7 +4,7 @@ Added to the template engine's builtins (settings.TEMPLATES), after Django's own
 the place of Django's tags of the same names in every template, the admin's included; each
 parses exactly as Django's and renders the same HTML:
 
-- `{% url "name" %}` of a view that takes no arguments and is not stored `as` a variable: its
+- `{% url "name" %}` (or `{% url "name" as var %}`) of a view that takes no arguments: its
   path depends only on the language, the script prefix and the URLconf
   (`zibo_vote.http.url_context`) and on the current application's namespace, so it is
   reversed once for each of those, not on every request. Any other `{% url %}` is Django's.
@@ -39,10 +39,10 @@ def is_constant(expression):
 
 
 class KeptURLNode(defaulttags.URLNode):
-    """Django's URLNode for a literal view name, no arguments and no `as`."""
+    """Django's URLNode for a literal view name and no arguments, shown or stored `as`."""
 
-    def __init__(self, view_name):
-        super().__init__(view_name, [], {}, None)
+    def __init__(self, view_name, asvar):
+        super().__init__(view_name, [], {}, asvar)
         self.rendered = {}
         keep_track(self)
 
@@ -57,20 +57,25 @@ class KeptURLNode(defaulttags.URLNode):
                 current_app = None
         key = (*url_context(), current_app, context.autoescape)
         try:
-            return self.rendered[key]
+            url = self.rendered[key]
         except KeyError:
-            pass
-        url = super().render(context)  # a NoReverseMatch is raised as Django raises it
-        if len(self.rendered) < BOUND:
-            self.rendered[key] = url
+            # Django's: a NoReverseMatch raised, or with `as` the variable set to "".
+            url = super().render(context)
+            if self.asvar:
+                url = context[self.asvar]
+            if len(self.rendered) < BOUND:
+                self.rendered[key] = url
+        if self.asvar:
+            context[self.asvar] = url
+            return ""
         return url
 
 
 @register.tag
 def url(parser, token):
     node = defaulttags.url(parser, token)
-    if not node.args and not node.kwargs and node.asvar is None and is_constant(node.view_name):
-        return KeptURLNode(node.view_name)
+    if not node.args and not node.kwargs and is_constant(node.view_name):
+        return KeptURLNode(node.view_name, node.asvar)
     return node
 
 

@@ -161,6 +161,21 @@ def test_the_kept_rows_are_copied_not_unpickled(poll, monkeypatch):
     assert page_cache.copy_rows(None) is None
 
 
+def test_the_kept_poll_is_copied_without_a_deep_copy(poll, monkeypatch):
+    import copy
+
+    from zibo_vote import page_cache
+
+    Poll.objects.current_kept()
+    deep = record_calls(monkeypatch, copy, "deepcopy")
+    first, second = Poll.objects.current_kept(), Poll.objects.current_kept()
+    assert deep == []
+    # The record of the guarded fields as loaded is each copy's own (Poll.save() reads it).
+    first._guarded_as_loaded["closed_at"] = timezone.now()
+    assert second._guarded_as_loaded["closed_at"] is None
+    assert first._state is not second._state
+
+
 def test_a_kept_row_holding_a_value_that_changes_in_place_is_copied_deep(poll):
     from zibo_vote import page_cache
 

@@ -478,3 +478,22 @@ def ballot_refused_for_its_address():
     assert_limited(second.post("/vote/", {"choices": "1", "confirm": "1"}))
     assert usage(limits_table.BALLOTS_PER_CITIZEN, phone_hash(phone(3))) == 1
     assert usage(limits_table.BALLOTS_PER_CITIZEN, phone_hash(phone(4))) == 0
+
+
+@needs_redis
+def test_the_counting_script_is_made_once_and_loaded_again_if_redis_forgets_it(
+    redis_limits, poll, monkeypatch
+):
+    verify(Client(), phone(3))
+    made = record_calls(monkeypatch, redis.client.Redis, "register_script")
+    verify(Client(), phone(4))
+    assert made == []  # a Script hashes the text when made: once per client, not per request
+    redis_limits.client.get_client(write=True).script_flush()  # as a restarted Redis has none
+    browser = Client()
+    assert browser.post("/verify/", {"phone": phone(5)}).status_code == 302
+    assert usage(limits_table.SENDS_PER_NUMBER, phone_hash(phone(5))) == 1
+
+
+def test_redis_replies_are_parsed_by_hiredis():
+    # A dependency (pyproject.toml): without it redis-py parses every reply in Python.
+    assert redis.utils.HIREDIS_AVAILABLE

@@ -31,6 +31,7 @@ import enum
 import logging
 import math
 import time
+import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -185,6 +186,19 @@ return counts
 """
 
 
+_scripts = weakref.WeakKeyDictionary()  # a Redis client -> the script registered with it
+
+
+def _count_script(client):
+    """The counting script as a redis-py Script of this client, made once (it hashes the
+    script's text when made); EVALSHA, and the script loaded again if Redis has forgotten it."""
+    try:
+        return _scripts[client]
+    except KeyError:
+        script = _scripts[client] = client.register_script(_COUNT_SCRIPT)
+        return script
+
+
 def _usages(request, asks, *, stop_when_over=False):
     """get_usage's answer for each of `asks`, in order; None for each when RATELIMIT_ENABLE is
     off. With stop_when_over, the answers end at the first counter over its limit (the others
@@ -208,7 +222,7 @@ def _usages(request, asks, *, stop_when_over=False):
         argv += ["1" if ask.increment else "0", (period + EXPIRATION_FUDGE) * 1000, limit]
         ends.append((limit, window))
     client = cache.client.get_client(write=True)
-    counts = _ask_cache(client.register_script(_COUNT_SCRIPT), keys=keys, args=argv)
+    counts = _ask_cache(_count_script(client), keys=keys, args=argv)
     now = int(time.time())
     return [
         {

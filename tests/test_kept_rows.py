@@ -164,8 +164,6 @@ def test_the_kept_rows_are_copied_not_unpickled(poll, monkeypatch):
 def test_the_kept_poll_is_copied_without_a_deep_copy(poll, monkeypatch):
     import copy
 
-    from zibo_vote import page_cache
-
     Poll.objects.current_kept()
     deep = record_calls(monkeypatch, copy, "deepcopy")
     first, second = Poll.objects.current_kept(), Poll.objects.current_kept()

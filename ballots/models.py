@@ -7,7 +7,7 @@ from functools import cache, partial
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
-from django.db import IntegrityError, connections, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, Mod
 from django.utils import timezone
@@ -674,7 +674,7 @@ class Poll(models.Model):
                     ),
                 )
                 # create() and bulk_create(), with their statements compiled once.
-                alias = poll._state.db
+                alias = router.db_for_write(Ballot)
                 _INSERT_BALLOT.insert(alias, [ballot])
                 choices = [Choice(ballot=ballot, reform_id=pk) for pk in reforms]
                 _insert_choices(len(choices)).insert(alias, choices)
@@ -1222,7 +1222,7 @@ class Choice(models.Model):
 
 
 # A ballot's INSERT, and its choices' (one statement for each number of choices).
-_INSERT_BALLOT = PreparedInsert(Ballot, returning=True)
+_INSERT_BALLOT = PreparedInsert(Ballot, returning=True, as_save=True)
 
 
 @cache

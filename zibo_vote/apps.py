@@ -5,8 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ZiboVoteConfig(AppConfig):
-    """The project package is an app so that manage.py finds compile_translations and the
-    template tags are found; no models. Each app connects its own signals in its own AppConfig.
+    """The project package is an app so that manage.py finds compile_translations and
+    `{% load fixed %}` finds its tags; no models, and a ready() that only registers the
+    template library check. Each app connects its own signals in its own AppConfig.
     """
 
     default = True  # the module imports another AppConfig (axes'): without this, not chosen

@@ -11,7 +11,7 @@ value that changes the statement's shape). The rows are values_list() rows, conv
 database's types as the ORM converts them (SQLite's datetimes, for one).
 """
 
-from django.db import connections
+from django.db import connections, models
 from django.db.models import signals, sql
 
 
@@ -30,7 +30,8 @@ def converted(rows, converters, connection):
 
 class Prepared:
     """`build(*placeholders)` → a QuerySet (a values_list() of plain columns); its SQL is
-    compiled once per database alias, and `rows(alias, *values)` runs it with `values`.
+    compiled once per connection (per database and thread), and `rows(alias, *values)` runs
+    it with `values`.
 
     Each placeholder must be a value its field accepts, as a real value would be (the ORM
     leaves out a condition it knows no row can meet, such as a negative number for a positive
@@ -45,8 +46,8 @@ class Prepared:
         self.suffix = suffix  # put after the ORM's statement: " FOR SHARE", which it has not
         self._compiled = {}
 
-    def _compile(self, alias):
-        compiler = self.build(*self.placeholders).query.get_compiler(alias)
+    def _compile(self, connection):
+        compiler = self.build(*self.placeholders).query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
         sql += self.suffix
         params = list(params)
@@ -65,13 +66,14 @@ class Prepared:
         return sql, params, slots, converters
 
     def rows(self, alias, *values):
-        if alias not in self._compiled:
-            self._compiled[alias] = self._compile(alias)
-        sql, params, slots, converters = self._compiled[alias]
+        connection = connections[alias]
+        # Per connection, so per thread: the converters kept are the connection's operations'.
+        if connection not in self._compiled:
+            self._compiled[connection] = self._compile(connection)
+        sql, params, slots, converters = self._compiled[connection]
         params = list(params)
         for slot, value in zip(slots, values, strict=True):
             params[slot] = value
-        connection = connections[alias]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -79,76 +81,102 @@ class Prepared:
 
 
 class PreparedInsert:
-    """An INSERT of `rows` new instances of a model, its SQL written by the ORM once per database
-    (the InsertQuery that save() and bulk_create() compile) and run again with other instances'
-    values, each prepared as the ORM's compiler prepares it (the field's pre_save(), then its
-    get_db_prep_save() for the database of the moment).
+    """An INSERT of `rows` new instances of a model, its SQL written by the ORM once per
+    connection (the InsertQuery that save() and bulk_create() compile) and run again with other
+    instances' values, each prepared as the ORM's compiler prepares it (the field's pre_save(),
+    then its get_db_prep_save() for the connection of the moment).
 
     `returning`: the new primary keys (and any db_returning field) are read back (RETURNING:
-    PostgreSQL, SQLite 3.35+) and set on the instances, as save() sets them. For an INSERT that
-    stands in for save(), which also sends the model's pre_save and post_save: if anything
-    listens to those, each instance is saved with save() instead, so no receiver is missed.
-    Every value must be a plain value (no expression). The ORM passes the values as one
-    parameter each, or (PostgreSQL, several rows) as one array a column for UNNEST; when
-    compiled, the ORM's parameters must be the first instances' values in one of those two
-    layouts, or the statement is refused.
+    PostgreSQL, SQLite 3.35+) and set on the instances, as save() and bulk_create() set them.
+    `as_save`: the INSERT stands in for save(), which also sends the model's pre_save and
+    post_save and may be overridden: if anything listens to those signals, or the model has its
+    own save(), each instance is saved with save() instead, so nothing is missed. Every value
+    must be a plain value (no expression), and no field may change its value when saved
+    (auto_now, auto_now_add, a file): the statement is refused when compiled. The ORM passes the
+    values as one parameter each, or (PostgreSQL, several rows) as one array a column for
+    UNNEST; a statement whose parameters are neither is refused when compiled.
     """
 
-    def __init__(self, model, rows=1, returning=False):
+    def __init__(self, model, rows=1, returning=False, as_save=False):
         self.model = model
         self.rows = rows
         self.returning = returning
+        self.as_save = as_save
         self._compiled = {}
 
-    def _compile(self, alias, instances):
+    def _fields(self):
+        """The fields save() INSERTs for an instance without a primary key."""
         meta = self.model._meta
-        # The fields save() INSERTs for an instance without a primary key.
-        fields = [
+        return [
             f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field
         ]
+
+    def _compile(self, connection, instances):
+        meta = self.model._meta
+        fields = self._fields()
+        changing = [
+            f.name
+            for f in fields
+            if getattr(f, "auto_now", False)
+            or getattr(f, "auto_now_add", False)
+            or isinstance(f, models.FileField)
+        ]
+        if changing:
+            raise RuntimeError(f"fields whose value changes when saved: {changing}")
         query = sql.InsertQuery(self.model)
         query.insert_values(fields, instances)
-        compiler = query.get_compiler(alias)
+        compiler = query.get_compiler(connection=connection)
         returning = meta.db_returning_fields if self.returning else []
         if returning:
-            features = compiler.connection.features
+            features = connection.features
             if not features.can_return_columns_from_insert or not (
                 self.rows == 1 or features.can_return_rows_from_bulk_insert
             ):
-                raise RuntimeError(f"{compiler.connection.vendor} cannot return the new rows")
+                raise RuntimeError(f"{connection.vendor} cannot return the new rows")
             compiler.returning_fields = returning
         statements = compiler.as_sql()
-        values = self._values(instances, fields, compiler.connection)
-        layouts = [layout for layout in LAYOUTS if [*statements[0][1]] == layout(values)]
-        if len(statements) != 1 or not layouts:
-            raise RuntimeError(
-                f"parameters not the values, a row or a column at a time: {statements}"
-            )
+        params = list(statements[0][1]) if len(statements) == 1 else []
+        if len(params) == len(fields) * self.rows:
+            layout = by_rows
+        elif len(params) == len(fields) and all(
+            isinstance(column, list) and len(column) == self.rows for column in params
+        ):
+            layout = by_columns  # PostgreSQL's UNNEST of one array a column
+        else:
+            raise RuntimeError(f"parameters not a value each nor an array a column: {statements}")
         # The ORM's converters of the values read back, as its execute_sql() applies them.
         columns = [f.get_col(meta.db_table) for f in returning]
         converters = [(at, *pair) for at, pair in compiler.get_converters(columns).items()]
-        return statements[0][0], fields, layouts[0], returning, converters
+        return statements[0][0], fields, layout, returning, converters
 
     def insert(self, alias, instances):
         if len(instances) != self.rows:
             raise ValueError(f"{len(instances)} instances for an INSERT of {self.rows}")
-        if self.returning and (
-            signals.pre_save.has_listeners(self.model)
+        if any(instance.pk is not None for instance in instances):
+            raise ValueError("an instance with a primary key: that is save()'s, not an INSERT")
+        if self.as_save and (
+            type(instances[0]).save is not models.Model.save
+            or signals.pre_save.has_listeners(self.model)
             or signals.post_save.has_listeners(self.model)
         ):
             for instance in instances:
                 instance.save(force_insert=True, using=alias)
             return
-        if alias not in self._compiled:
-            self._compiled[alias] = self._compile(alias, instances)
-        text, fields, layout, returning, converters = self._compiled[alias]
         connection = connections[alias]
+        values = self._values(instances, self._fields(), connection)
+        # Per connection, so per thread: what is compiled keeps the connection's operations.
+        if connection not in self._compiled:
+            self._compiled[connection] = self._compile(connection, instances)
+        text, _fields, layout, returning, converters = self._compiled[connection]
         with connection.cursor() as cursor:
-            cursor.execute(text, layout(self._values(instances, fields, connection)))
-            rows = cursor.fetchall() if returning else ()
-        for instance, row in zip(instances, converted(rows, converters, connection), strict=False):
-            for field, value in zip(returning, row, strict=True):
-                setattr(instance, field.attname, value)
+            cursor.execute(text, layout(values))
+            rows = cursor.fetchall() if returning else None
+        if returning:
+            for instance, row in zip(
+                instances, converted(rows, converters, connection), strict=True
+            ):
+                for field, value in zip(returning, row, strict=True):
+                    setattr(instance, field.attname, value)
         for instance in instances:
             instance._state.adding = False
             instance._state.db = alias
@@ -169,7 +197,9 @@ class PreparedInsert:
 
 
 # How an INSERT's parameters hold the rows' values: one a value, or one array a column.
-LAYOUTS = (
-    lambda rows: [value for row in rows for value in row],
-    lambda rows: [list(column) for column in zip(*rows, strict=True)],
-)
+def by_rows(rows):
+    return [value for row in rows for value in row]
+
+
+def by_columns(rows):
+    return [list(column) for column in zip(*rows, strict=True)]

@@ -4,9 +4,10 @@ settings.TEMPLATES names this module as the `i18n` library, so `{% load i18n %}`
 every template, the admin's included. Every tag and filter is Django's; only a translate of a
 quoted string with no filter, no context and no `as` is rendered once for each language (and
 autoescaping) and kept on the node: it is the same text on every request, and the pages have
-about fifty of them a flow (gettext on each: a twentieth of a flow's template time). The
-catalogues do not change while the process runs; a changed setting (a test's LOCALE_PATHS)
-forgets what was kept, as for the `{% fixed %}` parts.
+about fifty of them a flow (gettext on each: a twentieth of a flow's template time). A
+changed setting (a test's LOCALE_PATHS) forgets what was kept, as for the `{% fixed %}` parts;
+a new .mo file is read when the server starts again (gunicorn, as `make run` serves; runserver
+reloads a catalogue in place, and its kept text then only after a restart).
 """
 
 from django.templatetags import i18n

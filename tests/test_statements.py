@@ -165,3 +165,26 @@ def test_the_poll_a_ballot_is_cast_in_is_the_orm_s_poll(poll):
     assert ours.opens_at.tzinfo is not None and ours._state.db == connection.alias
     with pytest.raises(Poll.DoesNotExist):
         Poll.objects.get_for_ballot(poll.pk + 1000)
+
+
+@pytest.mark.django_db(transaction=True)  # the other thread's connection sees the poll
+def test_a_statement_compiled_for_a_thread_s_connection_goes_with_it(poll):
+    import gc
+    import threading
+
+    prepared = Prepared(lambda pk: Poll.objects.filter(pk=pk).values_list("slug"), 30001)
+    answers = []
+
+    def in_a_thread():
+        answers.append(prepared.rows(connection.alias, poll.pk))
+        from django.db import connections
+
+        connections.close_all()
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join()
+    assert answers == [[(poll.slug,)]]
+    assert prepared.rows(connection.alias, poll.pk) == [(poll.slug,)]
+    gc.collect()
+    assert len(prepared._compiled) == 1  # this thread's; the other thread's went with it

@@ -11,6 +11,8 @@ value that changes the statement's shape). The rows are values_list() rows, conv
 database's types as the ORM converts them (SQLite's datetimes, for one).
 """
 
+import weakref
+
 from django.db import connections, models
 from django.db.models import signals, sql
 
@@ -44,7 +46,7 @@ class Prepared:
         self.build = build
         self.placeholders = placeholders
         self.suffix = suffix  # put after the ORM's statement: " FOR SHARE", which it has not
-        self._compiled = {}
+        self._compiled = weakref.WeakKeyDictionary()  # a connection -> its statement
 
     def _compile(self, connection):
         compiler = self.build(*self.placeholders).query.get_compiler(connection=connection)
@@ -102,7 +104,7 @@ class PreparedInsert:
         self.rows = rows
         self.returning = returning
         self.as_save = as_save
-        self._compiled = {}
+        self._compiled = weakref.WeakKeyDictionary()  # a connection -> its statement
 
     def _fields(self):
         """The fields save() INSERTs for an instance without a primary key."""

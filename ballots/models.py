@@ -1,5 +1,4 @@
 import logging
-import secrets
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from reforms.models import Reform, chinese_numeral
 from zibo_vote import page_cache
 from zibo_vote.statements import Prepared, PreparedInsert
+from zibo_vote.tokens import random_string
 
 from . import signals
 
@@ -781,7 +781,7 @@ RECEIPT_LENGTH = 12  # 31^12 ≈ 8·10^17: guessing someone else's receipt is ho
 
 
 def new_receipt():
-    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_LENGTH))
+    return random_string(RECEIPT_LENGTH, RECEIPT_ALPHABET)
 
 
 class VoidReason(models.TextChoices):

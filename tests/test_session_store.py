@@ -57,7 +57,7 @@ def test_a_key_already_taken_is_refused_by_the_table_and_another_is_drawn(db, mo
     taken["x"] = 1
     taken.save()
     drawn = iter([taken.session_key, "a" * 32])
-    monkeypatch.setattr(sessions, "get_random_string", lambda length, chars: next(drawn))
+    monkeypatch.setattr(sessions, "random_string", lambda length, chars: next(drawn))
     store = sessions.SessionStore()
     store["y"] = 2
     store.save()

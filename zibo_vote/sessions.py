@@ -26,7 +26,8 @@ from django.contrib.sessions.backends import db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.db import DatabaseError, connections, router
 from django.utils import timezone
-from django.utils.crypto import get_random_string
+
+from .tokens import random_string
 
 
 @cache
@@ -92,7 +93,7 @@ class SessionStore(db.SessionStore):
     def _get_new_session_key(self):
         # The INSERT with must_create is the check: a taken key inserts nothing and create()
         # draws again (32 characters from 36: a duplicate is not to be expected).
-        return get_random_string(32, VALID_KEY_CHARS)
+        return random_string(32, VALID_KEY_CHARS)
 
     def cycle_key(self):
         """A new key for the same data, written once, by the save at the end of the request;

@@ -1,0 +1,45 @@
+"""zibo_vote.tokens: random strings from one draw of the system's randomness."""
+
+import random
+from collections import Counter
+
+import pytest
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
+
+from ballots.models import RECEIPT_ALPHABET, RECEIPT_LENGTH, new_receipt
+from zibo_vote.sessions import SessionStore
+from zibo_vote.tokens import random_string
+
+from .conftest import record_calls
+
+
+def test_every_string_is_as_likely_as_every_other():
+    drawn = Counter(random_string(2, "abc") for _ in range(18_000))
+    assert set(drawn) == {a + b for a in "abc" for b in "abc"}
+    # 2,000 expected each; the binomial's spread is about 42: seven of them either way.
+    assert all(1_700 < count < 2_300 for count in drawn.values()), drawn
+
+
+def test_each_position_takes_every_character():
+    keys = [random_string(32, VALID_KEY_CHARS) for _ in range(2_000)]
+    for position in (0, 15, 31):
+        assert set(key[position] for key in keys) == set(VALID_KEY_CHARS)
+
+
+def test_a_session_key_and_a_receipt_read_the_system_s_randomness_a_few_times_not_32(
+    monkeypatch,
+):
+    reads = record_calls(monkeypatch, random.SystemRandom, "getrandbits")
+    keys = {SessionStore()._get_new_session_key() for _ in range(100)}
+    receipts = {new_receipt() for _ in range(100)}
+    assert len(keys) == 100 and len(receipts) == 100
+    assert all(len(key) == 32 and set(key) <= set(VALID_KEY_CHARS) for key in keys)
+    assert all(len(r) == RECEIPT_LENGTH and set(r) <= set(RECEIPT_ALPHABET) for r in receipts)
+    # secrets.choice() read it once a character: 3,200 and 1,200 reads.
+    assert len(reads) < 600, len(reads)
+
+
+@pytest.mark.parametrize("length", [1, 12, 40])
+def test_the_string_has_its_length_whatever_the_draw(length, monkeypatch):
+    monkeypatch.setattr("secrets.randbelow", lambda n: 0)  # the smallest number: all "2"s
+    assert random_string(length, RECEIPT_ALPHABET) == "2" * length

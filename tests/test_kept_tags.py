@@ -171,8 +171,7 @@ def test_blocks_still_come_from_the_nearest_template_that_fills_them():
 
 def test_a_changed_setting_forgets_what_the_tags_kept():
     template = Template("{% load i18n %}{% translate '投票' %}{% url 'ballots:vote' %}")
-    assert render("{% load i18n %}{% translate '投票' %}") == "投票"
-    template.render(Context())
+    assert template.render(Context()) == "投票/vote/"
     nodes = [node for node in template.nodelist if hasattr(node, "rendered")]
     assert len(nodes) == 2 and all(node.rendered for node in nodes)
     assert all(node in fixed._nodes for node in nodes)

@@ -15,6 +15,7 @@ import weakref
 
 from django.db import connections, models
 from django.db.models import signals, sql
+from django.utils.functional import cached_property
 
 
 def converted(rows, converters, connection):
@@ -106,6 +107,7 @@ class PreparedInsert:
         self.as_save = as_save
         self._compiled = weakref.WeakKeyDictionary()  # a connection -> its statement
 
+    @cached_property
     def _fields(self):
         """The fields save() INSERTs for an instance without a primary key."""
         meta = self.model._meta
@@ -115,7 +117,7 @@ class PreparedInsert:
 
     def _compile(self, connection, instances):
         meta = self.model._meta
-        fields = self._fields()
+        fields = self._fields
         changing = [
             f.name
             for f in fields
@@ -149,7 +151,7 @@ class PreparedInsert:
         # The ORM's converters of the values read back, as its execute_sql() applies them.
         columns = [f.get_col(meta.db_table) for f in returning]
         converters = [(at, *pair) for at, pair in compiler.get_converters(columns).items()]
-        return statements[0][0], fields, layout, returning, converters
+        return statements[0][0], layout, returning, converters
 
     def insert(self, alias, instances):
         if len(instances) != self.rows:
@@ -165,11 +167,11 @@ class PreparedInsert:
                 instance.save(force_insert=True, using=alias)
             return
         connection = connections[alias]
-        values = self._values(instances, self._fields(), connection)
+        values = self._values(instances, self._fields, connection)
         # Per connection, so per thread: what is compiled keeps the connection's operations.
         if connection not in self._compiled:
             self._compiled[connection] = self._compile(connection, instances)
-        text, _fields, layout, returning, converters = self._compiled[connection]
+        text, layout, returning, converters = self._compiled[connection]
         with connection.cursor() as cursor:
             cursor.execute(text, layout(values))
             rows = cursor.fetchall() if returning else None

@@ -24,9 +24,18 @@ BOUND = 64  # what one node keeps at most: past it, a variant is rendered and no
 _nodes = weakref.WeakSet()  # every node that keeps what it rendered (here and in kept.py)
 
 
-def keep_track(node):
-    """`node.rendered` (a dict) is to be forgotten when a setting changes."""
-    _nodes.add(node)
+class Keeping:
+    """A node that keeps what it rendered in `self.rendered`, by key: at most BOUND variants,
+    forgotten when a setting changes."""
+
+    def start_keeping(self):
+        self.rendered = {}
+        _nodes.add(self)
+
+    def keep(self, key, value):
+        if len(self.rendered) < BOUND:
+            self.rendered[key] = value
+        return value
 
 
 def forget(**kwargs):
@@ -38,13 +47,12 @@ def forget(**kwargs):
 setting_changed.connect(forget)
 
 
-class FixedNode(template.Node):
+class FixedNode(Keeping, template.Node):
     def __init__(self, nodelist, name, varies_on):
         self.nodelist = nodelist
         self.name = name
         self.varies_on = varies_on
-        self.rendered = {}  # (language, values…) -> the part's HTML
-        keep_track(self)
+        self.start_keeping()  # (language, values…) -> the part's HTML
 
     def render(self, context):
         key = (get_language(), *(value.resolve(context) for value in self.varies_on))
@@ -55,9 +63,7 @@ class FixedNode(template.Node):
         html = self.nodelist.render(context)  # a SafeString already, as every NodeList's
         # Only a page rendered for a request has had the context processors (the footer's
         # `office`): the 400 page, drawn before any of them, must not become everyone's footer.
-        if context.get("request") is not None and len(self.rendered) < BOUND:
-            self.rendered[key] = html
-        return html
+        return self.keep(key, html) if context.get("request") is not None else html
 
 
 @register.tag

@@ -23,7 +23,7 @@ from django.template.base import TextNode, Variable
 from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode
 
 from ..http import url_context
-from .fixed import BOUND, keep_track
+from .fixed import Keeping
 
 register = template.Library()
 
@@ -38,13 +38,12 @@ def is_constant(expression):
     )
 
 
-class KeptURLNode(defaulttags.URLNode):
+class KeptURLNode(Keeping, defaulttags.URLNode):
     """Django's URLNode for a literal view name and no arguments, shown or stored `as`."""
 
     def __init__(self, view_name, asvar):
         super().__init__(view_name, [], {}, asvar)
-        self.rendered = {}
-        keep_track(self)
+        self.start_keeping()
 
     def render(self, context):
         # What Django's URLNode takes as the current application, in the same way.
@@ -61,10 +60,7 @@ class KeptURLNode(defaulttags.URLNode):
         except KeyError:
             # Django's: a NoReverseMatch raised, or with `as` the variable set to "".
             url = super().render(context)
-            if self.asvar:
-                url = context[self.asvar]
-            if len(self.rendered) < BOUND:
-                self.rendered[key] = url
+            url = self.keep(key, context[self.asvar] if self.asvar else url)
         if self.asvar:
             context[self.asvar] = url
             return ""

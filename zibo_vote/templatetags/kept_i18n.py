@@ -10,33 +10,29 @@ a new .mo file is read when the server starts again (gunicorn, as `make run` ser
 reloads a catalogue in place, and its kept text then only after a restart).
 """
 
+from django import template
 from django.templatetags import i18n
 from django.utils.translation import get_language
 
-from .fixed import BOUND, keep_track
+from .fixed import Keeping
 from .kept import is_constant
 
-register = i18n.register.__class__()
+register = template.Library()
 register.tags.update(i18n.register.tags)
 register.filters.update(i18n.register.filters)
 
 
-class KeptTranslateNode(i18n.TranslateNode):
+class KeptTranslateNode(Keeping, i18n.TranslateNode):
     def __init__(self, filter_expression, noop):
         super().__init__(filter_expression, noop)
-        self.rendered = {}
-        keep_track(self)
+        self.start_keeping()
 
     def render(self, context):
         key = (get_language(), context.autoescape)
         try:
             return self.rendered[key]
         except KeyError:
-            pass
-        value = super().render(context)
-        if len(self.rendered) < BOUND:
-            self.rendered[key] = value
-        return value
+            return self.keep(key, super().render(context))
 
 
 @register.tag("translate")

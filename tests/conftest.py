@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ballots.models import Ballot, Poll
 from verification import limits, sms
@@ -70,6 +70,9 @@ def _fresh_cache_and_outbox():
     page_cache.clear_local()  # this worker's own copies of public pages, too
     cache_breaker.shared_cache.reset()  # and no outage remembered from another test
     sms.outbox.clear()
+    # A request to an /en/ page leaves English active in this thread (Django activates the
+    # language per request and never deactivates it): each test starts in the default one.
+    translation.deactivate()
     yield
     sms.outbox.clear()
 

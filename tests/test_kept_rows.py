@@ -183,3 +183,18 @@ def test_a_kept_row_holding_a_value_that_changes_in_place_is_copied_deep(poll):
     copied._prefetched_objects_cache["reforms"].append("二")
     assert kept._prefetched_objects_cache == {"reforms": ["一"]}
     assert copied.title == kept.title and copied._state.db == kept._state.db
+
+
+def test_the_ballots_choices_are_not_normalised_again_at_each_request(citizen, poll, monkeypatch):
+    from django.forms import fields, widgets
+
+    normalised = record_calls(monkeypatch, fields, "normalize_choices")
+    again = record_calls(monkeypatch, widgets, "normalize_choices")
+    assert 'value="7"' in text(citizen.get("/vote/"))
+    response = citizen.post("/vote/", {"choices": "16"})
+    assert "所选经验不在本次评选范围内" in text(response)
+    assert "请确认您的选择" in text(citizen.post("/vote/", {"choices": "7"}))
+    # Django's field and widget each turned the fifteen pairs into a new list (and each label
+    # through the same function again) for every ballot form; the copies of the class's empty
+    # choices that every form makes are not the fifteen.
+    assert [args for args in normalised + again if isinstance(args[0], list) and args[0]] == []

@@ -15,7 +15,7 @@ from django.utils import translation
 from ballots.models import VoidReason
 from reforms.models import Reform
 
-from .conftest import cast, text
+from .conftest import cast, record_calls, text
 
 pytestmark = pytest.mark.django_db
 
@@ -290,3 +290,28 @@ def test_the_history_page_in_english(moderator, poll):
     assert "History" in text(response) and "修改记录" not in text(response)
     assert 'value="Restore this version"' in version
     assert f"Version #{first.history_id}" in version and "修改记录" not in version
+
+
+def test_the_history_names_the_staff_member_and_public_pages_do_without_it(
+    moderator, client, poll, monkeypatch
+):
+    import simple_history.middleware
+
+    entered = record_calls(monkeypatch, simple_history.middleware, "_context_manager")
+    assert "获取验证码" in text(client.get("/verify/"))
+    assert client.get("/reforms/3/").status_code == 200
+    assert entered == []  # no public page changes an entry, so none needs the request kept
+
+    entry = Reform.objects.get(number=3)
+    form = {
+        "number": 3,
+        "title": "改错的标题",
+        "unit": entry.unit,
+        "summary": entry.summary,
+        "body": entry.body,
+        "published": "on",
+        "order": entry.order,
+    }
+    assert moderator.post(f"/admin/reforms/reform/{entry.pk}/change/", form).status_code == 302
+    assert len(entered) == 1
+    assert entry.history.latest().history_user.username == "moderator"

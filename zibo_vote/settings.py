@@ -135,8 +135,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "zibo_vote.middleware.CSPMiddleware",
-    # Records which staff member made each change in the entries' history.
-    "simple_history.middleware.HistoryRequestMiddleware",
+    # Records which staff member made each change in the entries' history (in admin).
+    "zibo_vote.middleware.AdminHistoryMiddleware",
     # Turns django-ratelimit's Ratelimited into RATELIMIT_VIEW's Chinese 429 page.
     "django_ratelimit.middleware.RatelimitMiddleware",
     # Last, as django-axes requires: locks the admin login after repeated failures.

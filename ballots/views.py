@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
-from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from reforms.models import Reform
@@ -27,7 +26,7 @@ from verification.services import (
     send_code,
     verified_citizen,
 )
-from zibo_vote.http import client_ip, next_path, path_to
+from zibo_vote.http import client_ip, never_cache, next_path, path_to, revalidate
 from zibo_vote.page_cache import public_page
 
 from .forms import BallotForm
@@ -248,7 +247,7 @@ def _already_voted(request, poll, code, status=200):
 # Not no-store: a browser may then keep the page in its history, so a citizen who opens an
 # entry from the ballot and comes back finds the choices they had made, and Back from the
 # receipt shows the review again instead of a "Confirm Form Resubmission" page.
-@cache_control(private=True, no_cache=True, must_revalidate=True)
+@revalidate
 @require_http_methods(["GET", "HEAD", "POST"])
 def vote(request):
     """The ballot (GET), its review (a POST of `choices`), the cast (the same with `confirm=1`).

@@ -8,13 +8,13 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_ratelimit.core import get_usage
 from django_ratelimit.exceptions import Ratelimited
 
 from ballots.models import PollStatus
 from tools.verify_record import canonical_json
+from zibo_vote.http import never_cache
 from zibo_vote.page_cache import public_page
 
 from .forms import ReceiptForm

@@ -6,7 +6,7 @@ from django.test import Client, override_settings
 from ballots.models import VoidReason
 from reforms.models import Reform
 
-from .conftest import cast, text, verify
+from .conftest import cast, record_calls, text, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +127,58 @@ def test_the_cache_can_be_turned_off(client, poll, django_assert_max_num_queries
     with django_assert_max_num_queries(10) as queries:
         client.get("/")
     assert len(queries) > 0
+
+
+def _headers(decorator, response):
+    """The caching headers a view so decorated answers with, its own headers set first."""
+    from django.test import RequestFactory
+
+    def view(request):
+        return response()
+
+    answered = decorator(view)(RequestFactory().get("/"))
+    return {name: answered.get(name) for name in ("Cache-Control", "Expires")}
+
+
+def _plain():
+    from django.http import HttpResponse
+
+    return HttpResponse("页面")
+
+
+def _own_cache_control():
+    response = _plain()
+    response["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+def _own_expires():
+    response = _plain()
+    response["Expires"] = "Thu, 01 Jan 2026 00:00:00 GMT"
+    return response
+
+
+@pytest.mark.parametrize("response", [_plain, _own_cache_control, _own_expires])
+def test_the_sites_cache_decorators_answer_as_djangos(response, monkeypatch):
+    import time
+
+    from django.views.decorators import cache
+
+    from zibo_vote import http
+
+    monkeypatch.setattr(time, "time", lambda: 1_796_000_000.25)  # one second for both
+    assert _headers(http.never_cache, response) == _headers(cache.never_cache, response)
+    revalidate = cache.cache_control(private=True, no_cache=True, must_revalidate=True)
+    assert _headers(http.revalidate, response) == _headers(revalidate, response)
+
+
+def test_a_citizens_pages_get_their_caching_headers_without_parsing_any(citizen, monkeypatch):
+    from django.utils import cache
+
+    parsed = record_calls(monkeypatch, cache, "patch_cache_control")
+    verify_page = citizen.get("/verify/?step=phone")
+    ballot = citizen.get("/vote/")
+    assert verify_page["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+    assert "GMT" in verify_page["Expires"]
+    assert ballot["Cache-Control"] == "private, no-cache, must-revalidate"
+    assert parsed == []

@@ -1,11 +1,13 @@
 """Request helpers every app may use: where a request came from, and where it may go next."""
 
 import ipaddress
-from functools import lru_cache
+import time
+from functools import lru_cache, wraps
 
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.http import http_date, url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 
 
@@ -71,3 +73,54 @@ def path_to(view_name):
 @lru_cache(maxsize=64)
 def _path_to(view_name, language, script_prefix, urlconf):
     return reverse(view_name, urlconf=urlconf)
+
+
+# Django's never_cache and cache_control work the header out for each response: the header
+# already there parsed with a regular expression and joined again (twice for never_cache), and
+# the date written by the email module. On the citizen's pages nothing has set them before, so
+# the headers are the same strings each time; a response that did set one goes through Django.
+NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"  # Django's, its order
+REVALIDATE = "private, no-cache, must-revalidate"
+_date = (None, "")
+
+
+def _now_as_http_date():
+    """Expires: now, as Django's never_cache writes it; worked out once a second."""
+    global _date
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, http_date(second))  # one tuple: a thread reads either pair whole
+    return _date[1]
+
+
+def never_cache(view):
+    """django.views.decorators.cache.never_cache, the same headers (Expires now, Cache-Control
+    max-age=0, no-cache, no-store, must-revalidate, private) for function views."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if "Cache-Control" in response or "Expires" in response:
+            add_never_cache_headers(response)
+        else:
+            response.headers["Expires"] = _now_as_http_date()
+            response.headers["Cache-Control"] = NEVER_CACHE
+        return response
+
+    return wrapper
+
+
+def revalidate(view):
+    """cache_control(private=True, no_cache=True, must_revalidate=True), for function views:
+    a browser may keep the page for Back, but asks again before showing it anew."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if "Cache-Control" in response:
+            patch_cache_control(response, private=True, no_cache=True, must_revalidate=True)
+        else:
+            response.headers["Cache-Control"] = REVALIDATE
+        return response
+
+    return wrapper

@@ -9,11 +9,10 @@ from django.http import HttpResponse, HttpResponseRedirect, HttpResponseServerEr
 from django.shortcuts import render
 from django.template import loader
 from django.utils.translation import get_language
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from .cache_breaker import CacheDown, shared_cache
-from .http import next_path
+from .http import never_cache, next_path
 
 logger = logging.getLogger(__name__)
 

@@ -33,15 +33,13 @@ def test_a_new_session_is_one_insert(client, poll):
     assert kinds == ["INSERT"], found  # no SELECT 1 before it: the primary key is the check
 
 
-def test_verification_changes_the_key_in_three_statements_and_the_old_one_opens_nothing(
-    client, poll
-):
+def test_verification_changes_the_key_in_two_statements_and_the_old_one_opens_nothing(client, poll):
     client.post("/verify/", {"phone": PHONE})
     old_key = client.cookies["sessionid"].value
     kinds, found = session_statements(client, {"code": last_code(PHONE)})
-    # The session read, the old row deleted, the new one written once: no SELECT 1, no
-    # INSERT followed by an UPDATE of the same row.
-    assert kinds == ["SELECT", "DELETE", "INSERT"], found
+    # The session read, then its row written once under the new key: no SELECT 1, no DELETE
+    # and INSERT, no INSERT followed by an UPDATE of the same row.
+    assert kinds == ["SELECT", "UPDATE"], found
     new_key = client.cookies["sessionid"].value
     assert new_key != old_key
     assert not Session.objects.filter(session_key=old_key).exists()
@@ -134,4 +132,59 @@ def test_delete_removes_the_row(db):
     with CaptureQueriesContext(connection) as queries:
         store.delete()
     assert [q["sql"].split()[0] for q in queries] == ["DELETE"]
+    assert not Session.objects.exists()
+
+
+def cycled(store):
+    """The store's key changed, as verification changes it, and the data marked."""
+    store.cycle_key()
+    store["verified"] = True
+    return store
+
+
+def test_a_changed_key_moves_the_row_and_the_old_key_never_holds_the_new_data(db):
+    store = sessions.SessionStore()
+    store["x"] = 1
+    store.save()
+    old_key = store.session_key
+    cycled(store)
+    # Until the response writes it, the old key still holds what it held, never the new state.
+    assert Session.objects.get(session_key=old_key).get_decoded() == {"x": 1}
+    store.save()
+    assert not Session.objects.filter(session_key=old_key).exists()
+    assert Session.objects.get(session_key=store.session_key).get_decoded() == {
+        "x": 1,
+        "verified": True,
+    }
+
+
+def test_a_changed_key_whose_old_row_has_gone_is_written_as_a_new_row(db):
+    store = sessions.SessionStore()
+    store.save()
+    Session.objects.filter(session_key=store.session_key).delete()  # the purge, meanwhile
+    cycled(store).save()
+    assert Session.objects.get(session_key=store.session_key).get_decoded() == {"verified": True}
+
+
+def test_a_changed_key_already_taken_is_refused_and_another_is_drawn(db, monkeypatch):
+    taken = sessions.SessionStore()
+    taken["x"] = 1
+    taken.save()
+    store = sessions.SessionStore()
+    store.save()
+    old_key = store.session_key
+    drawn = iter([taken.session_key, "b" * 32])
+    monkeypatch.setattr(sessions, "random_string", lambda length, chars: next(drawn))
+    cycled(store).save()
+    assert store.session_key == "b" * 32
+    assert Session.objects.get(session_key=taken.session_key).get_decoded() == {"x": 1}
+    assert Session.objects.get(session_key="b" * 32).get_decoded() == {"verified": True}
+    assert not Session.objects.filter(session_key=old_key).exists()
+
+
+def test_a_session_flushed_after_its_key_changed_leaves_no_row(db):
+    store = sessions.SessionStore()
+    store["x"] = 1
+    store.save()
+    cycled(store).flush()  # ended at once, as 结束验证 ends it
     assert not Session.objects.exists()

@@ -5,18 +5,19 @@ request (issue 15).
 Django's own db engine asks `SELECT 1 … WHERE session_key = %s` before every new key (the
 INSERT that follows refuses a duplicate anyway, and create() then draws another key), wraps
 every write in atomic() (BEGIN and COMMIT, or a SAVEPOINT and its RELEASE, around one
-statement), and at cycle_key() — verification, where a session gains its right — INSERTs the new
-row at once and UPDATEs it again when the response saves the session. Here each read and write
-is one statement, written out once below: the ORM spent more CPU compiling them than the
-database spent answering (a read: 0.96 → 0.28 ms, `bench/session_store.py`), nine times a flow.
-A new key is INSERTed once, by the save at the end of the request, with ON CONFLICT DO
-NOTHING, so a taken key is a row count of 0 (create() draws again) and never an error that
-would abort the transaction it is in. The old row is deleted at the moment the key changes, as
-Django does. Everything else (the table, the model, the cookie, the encoding, clearsessions,
-the purge's search of the stored sessions) is Django's db engine unchanged:
-DJANGO_SESSION_ENGINE=db selects this one. The async methods (aload, asave) are still
-Django's: the site is served by WSGI and nothing calls them. The statements are PostgreSQL's
-and SQLite's, the two databases the site runs on.
+statement), and at cycle_key() — verification, where a session gains its right — DELETEs the old
+row, INSERTs the new one at once and UPDATEs it again when the response saves the session. Here
+each read and write is one statement, written out once below: the ORM spent more CPU compiling
+them than the database spent answering (a read: 0.96 → 0.28 ms, `bench/session_store.py`),
+nine times a flow. A new key is INSERTed once, by the save at the end of the request, with ON
+CONFLICT DO NOTHING, so a taken key is a row count of 0 (create() draws again) and never an
+error that would abort the transaction it is in. A changed key is one UPDATE of the old row,
+key and data together, by that same save; until then the old key holds only what it held
+before, never the right the request is granting. Everything else (the table, the model, the
+cookie, the encoding, clearsessions, the purge's search of the stored sessions) is Django's db
+engine unchanged: DJANGO_SESSION_ENGINE=db selects this one. The async methods (aload, asave)
+are still Django's: the site is served by WSGI and nothing calls them. The statements are
+PostgreSQL's and SQLite's, the two databases the site runs on.
 """
 
 from datetime import datetime
@@ -50,10 +51,16 @@ def _statements(alias):
         f"ON CONFLICT ({key}) DO NOTHING",
         "update": f"UPDATE {table} SET {data} = %s, {expires} = %s WHERE {key} = %s",  # noqa: S608
         "delete": f"DELETE FROM {table} WHERE {key} = %s",  # noqa: S608
+        # The key taken already (once in 36**32 draws) changes no row rather than raising an
+        # error that would abort the transaction: create() then draws again.
+        "rekey": f"UPDATE {table} SET {key} = %s, {data} = %s, {expires} = %s "  # noqa: S608
+        f"WHERE {key} = %s AND NOT EXISTS (SELECT 1 FROM {table} WHERE {key} = %s)",
     }
 
 
 class SessionStore(db.SessionStore):
+    _replaces = None  # the key cycle_key() changed, whose row the next save moves to the new one
+
     def _execute(self, name, *params):
         """Runs one of the statements: the row it read (load), or how many rows it changed."""
         alias = (router.db_for_read if name == "load" else router.db_for_write)(self.model)
@@ -78,8 +85,15 @@ class SessionStore(db.SessionStore):
         data = self.encode(self._get_session(no_load=must_create))
         expires = self.get_expiry_date()
         if must_create:
-            if not self._execute("insert", self.session_key, data, expires):
+            key = self.session_key
+            if self._replaces and self._execute("rekey", key, data, expires, self._replaces, key):
+                self._replaces = None
+                return
+            # No old row (gone meanwhile: the purge) or the key taken: a new row, as for a new
+            # session; for a taken key the INSERT changes nothing either.
+            if not self._execute("insert", key, data, expires):
                 raise CreateError  # the key is taken: create() draws another
+            self._replaces = None
             return
         try:
             updated = self._execute("update", data, expires, self.session_key)
@@ -96,18 +110,19 @@ class SessionStore(db.SessionStore):
         return random_string(32, VALID_KEY_CHARS)
 
     def cycle_key(self):
-        """A new key for the same data, written once, by the save at the end of the request;
-        the old key's row goes now, so the old cookie opens nothing from this moment."""
+        """A new key for the same data, written once, by the save at the end of the request:
+        the old key's row becomes the new key's in one UPDATE. Until then the old key holds
+        what it held before this request; from then on the old cookie opens nothing."""
         data = self._session
-        key = self.session_key
-        self._session_key = None  # save() then create()s: one INSERT under a new key
+        self._replaces = self.session_key or self._replaces
+        self._session_key = None  # save() then create()s under a new key
         self._session_cache = data
         self.modified = True
-        if key:
-            self.delete(key)
 
     def delete(self, session_key=None):
-        # One DELETE, where Django's engine first SELECTs the row to delete it.
-        session_key = session_key or self.session_key
+        # One DELETE, where Django's engine first SELECTs the row to delete it. A session
+        # ended after its key changed (flush) takes the old key's row with it.
+        if session_key is None:
+            session_key, self._replaces = self.session_key or self._replaces, None
         if session_key is not None:
             self._execute("delete", session_key)

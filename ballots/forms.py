@@ -15,13 +15,14 @@ from verification.identity import normalise_id_number
 from zibo_vote.forms import Form
 
 
-def card_item(reform, index, input_type):
-    """An entry's item on the ballot, its box and its card (title and unit inside the box's
-    label, the whole text to unfold), as the HTML before and after where the box's state goes
-    (" checked", aria-invalid). Written here and kept, not rendered through template nodes:
-    the fifteen cards were most of GET /vote/'s template time (docs/benchmark.md)."""
+def card_item(reform, index, input_type, language):
+    """An entry's item on the ballot in the active `language`, its box and its card (title and
+    unit inside the box's label, the whole text to unfold), as the HTML before and after where
+    the box's state goes (" checked", aria-invalid). Written here and kept, not rendered through
+    template nodes: the fifteen cards were most of GET /vote/'s template time
+    (docs/benchmark.md)."""
     return _card_item(
-        get_language(), index, input_type, reform.number, reform.title, reform.unit, reform.body
+        language, index, input_type, reform.number, reform.title, reform.unit, reform.body
     )
 
 
@@ -147,8 +148,9 @@ class BallotForm(Form):
             ticked = {str(number) for number in self.initial.get("choices", [])}
         invalid = ARIA_INVALID if self.is_bound and self.errors.get("choices") else ""
         items = []
+        language = get_language()  # once for the fifteen: each look-up is a context-local's
         for index, reform in enumerate(self.reforms):
-            before, after = card_item(reform, index, self.input_type)
+            before, after = card_item(reform, index, self.input_type, language)
             ticked_here = CHECKED if str(reform.number) in ticked else ""
             items.append(f"{before}{ticked_here}{invalid}{after}")
         return mark_safe("\n".join(items))  # noqa: S308 (format_html's parts and constants)

@@ -37,6 +37,18 @@ def test_a_literal_translate_is_translated_once_a_language(monkeypatch):
     assert len(calls) == 2  # Django's rendering once for each language, then kept
 
 
+def test_the_kept_tags_look_up_the_language_once_for_a_template(monkeypatch):
+    template = Template("{% load i18n %}" + '{% translate "投票" %}{% url "ballots:verify" %}' * 10)
+    assert render_in(template, "en") == "Vote/en/verify/" * 10  # kept from now on
+    assert render_in(template, "zh-hans") == "投票/verify/" * 10
+    looked_up = record_calls(monkeypatch, translation._trans, "get_language")
+    assert render_in(template, "en") == "Vote/en/verify/" * 10
+    assert render_in(template, "zh-hans") == "投票/verify/" * 10
+    # Once a render (and once by translation.override), where each of the twenty tags looked
+    # the context-local up (3 µs each).
+    assert len(looked_up) == 2 + 2
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -44,6 +56,10 @@ def test_a_literal_translate_is_translated_once_a_language(monkeypatch):
         '{% trans "结果" %}',
         '{% translate "结果" noop %}',
         '{% translate "投票" %}{% autoescape off %}{% translate "投票" %}{% endautoescape %}',
+        # Inside {% language %} the kept tags speak its language, and after it the page's again.
+        '{% translate "投票" %}{% url "ballots:verify" %}{% language "en" %}{% translate "投票" %}'
+        '{% url "ballots:verify" %}{% language "zh-hans" %}{% translate "结果" %}{% endlanguage %}'
+        '{% translate "结果" %}{% endlanguage %}{% translate "结果" %}{% url "ballots:vote" %}',
     ],
 )
 def test_what_a_kept_translate_shows_is_what_django_s_shows(source):

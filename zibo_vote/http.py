@@ -57,11 +57,12 @@ def next_path(request, fallback):
     return local_path(target, fallback)
 
 
-def url_context():
+def url_context(language=None):
     """What reversing and resolving a path depend on besides the path: the active language
-    (the /en/ prefix, translated patterns), where the site is mounted, and the URLconf. The
-    key of the answers kept below and in context_processors."""
-    return get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
+    (the /en/ prefix, translated patterns; `language` if the caller has looked it up), where
+    the site is mounted, and the URLconf. The key of the answers kept below, in
+    context_processors and in the templates' kept tags."""
+    return language or get_language(), get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
 
 
 def path_to(view_name):

@@ -19,6 +19,8 @@ from django import template
 from django.core.signals import setting_changed
 from django.utils.translation import get_language
 
+from ..http import url_context
+
 register = template.Library()
 BOUND = 64  # what one node keeps at most: past it, a variant is rendered and not kept
 _nodes = weakref.WeakSet()  # every node that keeps what it rendered (here and in kept.py)
@@ -38,6 +40,34 @@ class Keeping:
         return value
 
 
+# Where the kept parts find the language and the URL context of the template being rendered.
+LANGUAGE = "zibo_vote.language"
+URL_CONTEXT = "zibo_vote.url_context"
+
+
+def render_language(context):
+    """get_language() for the template being rendered, looked up once. Each look-up of the
+    active language is a look-up of asgiref's context-local (about 3 µs), and a page's kept
+    parts ask about thirty times. The render context holds it for one template's render (an
+    included template has its own); `{% language %}` (kept_i18n) begins its block without it."""
+    state = context.render_context
+    try:
+        return state[LANGUAGE]
+    except KeyError:
+        state[LANGUAGE] = language = get_language()
+        return language
+
+
+def render_url_context(context):
+    """zibo_vote.http.url_context() for the template being rendered, looked up once."""
+    state = context.render_context
+    try:
+        return state[URL_CONTEXT]
+    except KeyError:
+        state[URL_CONTEXT] = where = url_context(render_language(context))
+        return where
+
+
 def forget(**kwargs):
     """A setting changed (tests' override_settings): what was rendered from it is stale."""
     for node in list(_nodes):
@@ -55,7 +85,7 @@ class FixedNode(Keeping, template.Node):
         self.start_keeping()  # (language, values…) -> the part's HTML
 
     def render(self, context):
-        key = (get_language(), *(value.resolve(context) for value in self.varies_on))
+        key = (render_language(context), *(value.resolve(context) for value in self.varies_on))
         try:
             return self.rendered[key]
         except KeyError:

@@ -22,8 +22,7 @@ from django.template import defaulttags, loader_tags
 from django.template.base import TextNode, Variable
 from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode
 
-from ..http import url_context
-from .fixed import Keeping
+from .fixed import Keeping, render_url_context
 
 register = template.Library()
 
@@ -54,7 +53,7 @@ class KeptURLNode(Keeping, defaulttags.URLNode):
                 current_app = context.request.resolver_match.namespace
             except AttributeError:
                 current_app = None
-        key = (*url_context(), current_app, context.autoescape)
+        key = (*render_url_context(context), current_app, context.autoescape)
         try:
             url = self.rendered[key]
         except KeyError:

@@ -12,9 +12,8 @@ reloads a catalogue in place, and its kept text then only after a restart).
 
 from django import template
 from django.templatetags import i18n
-from django.utils.translation import get_language
 
-from .fixed import Keeping
+from .fixed import LANGUAGE, URL_CONTEXT, Keeping, render_language
 from .kept import is_constant
 
 register = template.Library()
@@ -28,7 +27,7 @@ class KeptTranslateNode(Keeping, i18n.TranslateNode):
         self.start_keeping()
 
     def render(self, context):
-        key = (get_language(), context.autoescape)
+        key = (render_language(context), context.autoescape)
         try:
             return self.rendered[key]
         except KeyError:
@@ -42,3 +41,23 @@ def translate(parser, token):
     if node.asvar is None and node.message_context is None and is_constant(node.filter_expression):
         return KeptTranslateNode(node.filter_expression, node.noop)
     return node
+
+
+class LanguageNode(i18n.LanguageNode):
+    """Django's `{% language %}`: the kept parts inside it look up the language it sets."""
+
+    def render(self, context):
+        state = context.render_context.dicts[-1]
+        outside = {name: state.pop(name) for name in (LANGUAGE, URL_CONTEXT) if name in state}
+        try:
+            return super().render(context)
+        finally:
+            for name in (LANGUAGE, URL_CONTEXT):
+                state.pop(name, None)
+            state.update(outside)
+
+
+@register.tag("language")
+def language(parser, token):
+    node = i18n.language(parser, token)
+    return LanguageNode(node.nodelist, node.language)

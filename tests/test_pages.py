@@ -9,7 +9,7 @@ from django.utils import timezone
 from ballots.models import Poll
 from reforms.models import Reform
 
-from .conftest import TITLES, text
+from .conftest import TITLES, record_calls, text
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +148,18 @@ def test_the_sites_own_icon_is_served_and_linked(client, poll):
     assert response.status_code == 200
     icon = b"".join(response.streaming_content)
     assert icon[:4] == b"\x00\x00\x01\x00" and len(icon) < 2000  # an ICO: 16 and 32 px
+
+
+def test_a_message_storage_is_made_only_for_a_page_that_adds_or_shows_messages(
+    client, poll, monkeypatch
+):
+    from django.contrib.messages import storage
+
+    made = record_calls(monkeypatch, storage, "default_storage")
+    assert client.get("/reforms/3/").status_code == 200
+    assert client.post("/verify/", {"phone": "13812345678"}).status_code == 302
+    assert made == []  # Django made one (and a cookie signer) for every request
+    assert client.post("/verify/", {"phone": "13812345678"}).status_code == 302  # adds one
+    assert "验证码刚刚已发送" in text(client.get("/verify/"))  # and shows it, once
+    assert "验证码刚刚已发送" not in text(client.get("/verify/"))
+    assert len(made) == 3

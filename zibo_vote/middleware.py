@@ -5,6 +5,8 @@ import csp.constants
 import csp.middleware
 import csp.utils
 from django.conf import settings
+from django.contrib.messages import middleware as messages_middleware
+from django.contrib.messages import storage as messages_storage
 from django.core.exceptions import (
     BadRequest,
     DisallowedHost,
@@ -18,6 +20,7 @@ from django.http import HttpResponseBadRequest, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.template import loader
 from django.utils import translation
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.translation import get_language_from_path
 from simple_history.middleware import HistoryRequestMiddleware
 
@@ -153,6 +156,22 @@ class BadRequestMiddleware:
         except self.PARSE_ERRORS as error:
             return f"{type(error).__name__}: {str(error)[:200]}"
         return None
+
+
+class MessageMiddleware(messages_middleware.MessageMiddleware):
+    """Django's, with a request's message storage made when a view adds a message or a page
+    shows them, not for every request: Django imports the storage class by its name and makes
+    a cookie signer each time, and most of a citizen's pages neither add nor show one. A
+    storage never made has nothing to store in the response."""
+
+    def process_request(self, request):
+        request._messages = SimpleLazyObject(lambda: messages_storage.default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)
 
 
 class CSPMiddleware(csp.middleware.CSPMiddleware):

@@ -68,7 +68,8 @@ class Offered(BaseChoiceIterator):
     """The ballot's (number, title) pairs, in the form Django's choices take already. A field
     given a list normalises it, and its widget normalises it again, pair by pair and label by
     label, on every ballot form (1 % of a flow, docs/benchmark.md); an iterator of choices it
-    takes as it is."""
+    takes as it is. Only iterated (as Django's BaseChoiceIterator): no len(), and always true.
+    """
 
     def __init__(self, pairs):
         self.pairs = pairs

@@ -175,7 +175,11 @@ def test_the_sites_cache_decorators_answer_as_djangos(response, monkeypatch):
 def test_a_citizens_pages_get_their_caching_headers_without_parsing_any(citizen, monkeypatch):
     from django.utils import cache
 
+    from zibo_vote import http
+
     parsed = record_calls(monkeypatch, cache, "patch_cache_control")
+    parsed += record_calls(monkeypatch, http, "patch_cache_control")  # Django's, by its name
+    parsed += record_calls(monkeypatch, http, "add_never_cache_headers")
     verify_page = citizen.get("/verify/?step=phone")
     ballot = citizen.get("/vote/")
     assert verify_page["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"

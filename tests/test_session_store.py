@@ -1,6 +1,7 @@
 """The database sessions (zibo_vote/sessions.py): Django's, without the statements that repeat
 the primary key, and with the same guarantees (issue 15)."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from zibo_vote import sessions
 
-from .conftest import last_code
+from .conftest import last_code, record_calls
 
 pytestmark = pytest.mark.django_db
 
@@ -158,12 +159,54 @@ def test_a_changed_key_moves_the_row_and_the_old_key_never_holds_the_new_data(db
     }
 
 
-def test_a_changed_key_whose_old_row_has_gone_is_written_as_a_new_row(db):
+def test_a_session_ended_while_its_key_changed_stays_ended(db):
     store = sessions.SessionStore()
+    store["x"] = 1
     store.save()
-    Session.objects.filter(session_key=store.session_key).delete()  # the purge, meanwhile
+    other_tab = sessions.SessionStore(session_key=store.session_key)
+    cycled(store)
+    other_tab.flush()  # 结束验证 with the old cookie, meanwhile (or the purge)
+    with pytest.raises(UpdateError):  # Django's middleware answers it 400
+        store.save()
+    assert not Session.objects.exists()  # not back under a new key, verified
+
+
+def test_a_request_with_the_old_cookie_after_the_change_writes_nothing(db):
+    store = sessions.SessionStore()
+    store["x"] = 1
+    store.save()
+    old_tab = sessions.SessionStore(session_key=store.session_key)
+    assert old_tab["x"] == 1  # read before the change, as a request in flight would
     cycled(store).save()
-    assert Session.objects.get(session_key=store.session_key).get_decoded() == {"verified": True}
+    old_tab["x"] = 2
+    with pytest.raises(UpdateError):
+        old_tab.save()
+    assert Session.objects.get().get_decoded() == {"x": 1, "verified": True}
+
+
+def test_a_verification_that_fails_after_the_key_changed_leaves_the_old_session_unverified(
+    client, poll, monkeypatch
+):
+    from verification import services
+
+    client.post("/verify/", {"phone": PHONE})
+    old_key = client.cookies["sessionid"].value
+    cycled_now = record_calls(monkeypatch, sessions.SessionStore, "cycle_key")
+
+    class Clock:
+        @staticmethod
+        def time():
+            if cycled_now:
+                raise RuntimeError("a failure after the key changed")
+            return time.time()
+
+    monkeypatch.setattr(services, "time", Clock)
+    failing = Client(raise_request_exception=False)
+    failing.cookies["sessionid"] = old_key
+    response = failing.post("/verify/", {"code": last_code(PHONE)})
+    assert response.status_code == 500 and cycled_now
+    assert [row.session_key for row in Session.objects.all()] == [old_key]
+    assert "citizen" not in Session.objects.get().get_decoded()
 
 
 def test_a_changed_key_already_taken_is_refused_and_another_is_drawn(db, monkeypatch):

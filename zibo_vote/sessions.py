@@ -5,15 +5,19 @@ request (issue 15).
 Django's own db engine asks `SELECT 1 … WHERE session_key = %s` before every new key (the
 INSERT that follows refuses a duplicate anyway, and create() then draws another key), wraps
 every write in atomic() (BEGIN and COMMIT, or a SAVEPOINT and its RELEASE, around one
-statement), and at cycle_key() — verification, where a session gains its right — DELETEs the old
-row, INSERTs the new one at once and UPDATEs it again when the response saves the session. Here
+statement), and at cycle_key() — verification, where a session gains its right — INSERTs the new
+row at once (after its SELECT 1), SELECTs and DELETEs the old one, and UPDATEs the new one again
+when the response saves the session. Here
 each read and write is one statement, written out once below: the ORM spent more CPU compiling
 them than the database spent answering (a read: 0.96 → 0.28 ms, `bench/session_store.py`),
 nine times a flow. A new key is INSERTed once, by the save at the end of the request, with ON
 CONFLICT DO NOTHING, so a taken key is a row count of 0 (create() draws again) and never an
 error that would abort the transaction it is in. A changed key is one UPDATE of the old row,
 key and data together, by that same save; until then the old key holds only what it held
-before, never the right the request is granting. Everything else (the table, the model, the
+before, never the right the request is granting, and a session ended meanwhile (its row gone:
+结束验证 in another tab, the purge) stays ended (UpdateError: Django's middleware answers
+400). A session emptied after its key changed is not saved, as Django saves no empty session;
+its old row then waits for its expiry and clearsessions. Everything else (the table, the model, the
 cookie, the encoding, clearsessions, the purge's search of the stored sessions) is Django's db
 engine unchanged: DJANGO_SESSION_ENGINE=db selects this one. The async methods (aload, asave)
 are still Django's: the site is served by WSGI and nothing calls them. The statements are
@@ -51,8 +55,11 @@ def _statements(alias):
         f"ON CONFLICT ({key}) DO NOTHING",
         "update": f"UPDATE {table} SET {data} = %s, {expires} = %s WHERE {key} = %s",  # noqa: S608
         "delete": f"DELETE FROM {table} WHERE {key} = %s",  # noqa: S608
-        # The key taken already (once in 36**32 draws) changes no row rather than raising an
-        # error that would abort the transaction: create() then draws again.
+        "exists": f"SELECT 1 FROM {table} WHERE {key} = %s",  # noqa: S608
+        # A new key taken already by a committed row (once in 36**32 draws) changes no row
+        # rather than raising an error that would abort the transaction: create() then draws
+        # again. (Taken by a concurrent INSERT not yet committed, it is still the table's
+        # unique-key error, at the same odds.)
         "rekey": f"UPDATE {table} SET {key} = %s, {data} = %s, {expires} = %s "  # noqa: S608
         f"WHERE {key} = %s AND NOT EXISTS (SELECT 1 FROM {table} WHERE {key} = %s)",
     }
@@ -62,7 +69,8 @@ class SessionStore(db.SessionStore):
     _replaces = None  # the key cycle_key() changed, whose row the next save moves to the new one
 
     def _execute(self, name, *params):
-        """Runs one of the statements: the row it read (load), or how many rows it changed."""
+        """Runs one of the statements: the row it read (load, exists), or how many rows it
+        changed."""
         alias = (router.db_for_read if name == "load" else router.db_for_write)(self.model)
         connection = connections[alias]
         # Times as the ORM stores a DateTimeField on this database (SQLite: naive UTC text).
@@ -70,7 +78,7 @@ class SessionStore(db.SessionStore):
         params = [adapt(value) if isinstance(value, datetime) else value for value in params]
         with connection.cursor() as cursor:
             cursor.execute(_statements(alias)[name], params)
-            return cursor.fetchone() if name == "load" else cursor.rowcount
+            return cursor.fetchone() if name in ("load", "exists") else cursor.rowcount
 
     def load(self):
         row = self._execute("load", self.session_key, timezone.now())
@@ -86,14 +94,18 @@ class SessionStore(db.SessionStore):
         expires = self.get_expiry_date()
         if must_create:
             key = self.session_key
-            if self._replaces and self._execute("rekey", key, data, expires, self._replaces, key):
-                self._replaces = None
-                return
-            # No old row (gone meanwhile: the purge) or the key taken: a new row, as for a new
-            # session; for a taken key the INSERT changes nothing either.
+            if self._replaces:
+                if self._execute("rekey", key, data, expires, self._replaces, key):
+                    self._replaces = None
+                    return
+                if self._execute("exists", self._replaces) is None:
+                    # Ended meanwhile (结束验证 in another tab, the purge): it must not come
+                    # back under a new key with the right this request was granting.
+                    self._replaces = None
+                    raise UpdateError
+                raise CreateError  # the new key is taken: create() draws another
             if not self._execute("insert", key, data, expires):
                 raise CreateError  # the key is taken: create() draws another
-            self._replaces = None
             return
         try:
             updated = self._execute("update", data, expires, self.session_key)

@@ -67,20 +67,27 @@ def test_no_package_imports_another_packages_views(package):
     assert wrong == []
 
 
-def test_the_project_package_holds_no_models_and_starts_only_its_check():
+def test_the_project_package_holds_no_models_and_starts_only_its_check_and_csrf_draws():
     from django.core.checks import registry
+    from django.middleware import csrf
 
     from zibo_vote import checks
     from zibo_vote.apps import ZiboVoteConfig
+    from zibo_vote.tokens import csrf_string
 
     project = apps.get_app_config("zibo_vote")
     assert list(project.get_models()) == []
     assert type(project) is ZiboVoteConfig  # its ready() runs: the default config is chosen
     assert checks.check_tag_library_names in registry.registry.get_checks()
     source = inspect.getsource(ZiboVoteConfig.ready)
-    assert [line.strip() for line in source.strip().splitlines()[1:]] == [
-        "from . import checks  # noqa: F401 - registers the template library check"
+    code = [line.strip() for line in source.strip().splitlines()[1:]]
+    assert [line for line in code if line and not line.startswith("#")] == [
+        "from django.middleware import csrf",
+        "from . import checks  # noqa: F401 - registers the template library check",
+        "from .tokens import csrf_string",
+        "csrf._get_new_csrf_string = csrf_string",
     ]
+    assert csrf._get_new_csrf_string is csrf_string
 
 
 def test_production_settings_name_no_benchmark():

@@ -43,3 +43,25 @@ def test_a_session_key_and_a_receipt_read_the_system_s_randomness_a_few_times_no
 def test_the_string_has_its_length_whatever_the_draw(length, monkeypatch):
     monkeypatch.setattr("secrets.randbelow", lambda n: 0)  # the smallest number: all "2"s
     assert random_string(length, RECEIPT_ALPHABET) == "2" * length
+
+
+def test_a_pages_csrf_token_is_masked_from_one_read_and_still_accepted(client, poll, monkeypatch):
+    from django.middleware import csrf
+
+    from .conftest import text
+
+    reads = record_calls(monkeypatch, random.SystemRandom, "getrandbits")
+    client = type(client)(enforce_csrf_checks=True)
+    tokens = set()
+    for _ in range(20):  # a new mask on every page (BREACH), over one secret in the cookie
+        page = text(client.get("/verify/"))
+        tokens.add(page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0])
+    assert len(tokens) == 20
+    assert all(len(token) == csrf.CSRF_TOKEN_LENGTH for token in tokens)
+    # Django drew each mask with secrets.choice(), one read a character: 32 a page.
+    assert len(reads) < 20 * 4, len(reads)
+    token = tokens.pop()
+    response = client.post("/verify/", {"phone": "13812345678", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302  # the mask undone by Django's own check
+    refused = client.post("/verify/", {"phone": "13812345678", "csrfmiddlewaretoken": "x" * 64})
+    assert refused.status_code == 403

@@ -6,8 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 class ZiboVoteConfig(AppConfig):
     """The project package is an app so that manage.py finds compile_translations and
-    `{% load fixed %}` finds its tags; no models, and a ready() that only registers the
-    template library check. Each app connects its own signals in its own AppConfig.
+    `{% load fixed %}` finds its tags; no models, and a ready() that registers the template
+    library check and has Django draw its CSRF masks from one read (tokens.csrf_string).
+    Each app connects its own signals in its own AppConfig.
     """
 
     default = True  # the module imports another AppConfig (axes'): without this, not chosen
@@ -15,7 +16,13 @@ class ZiboVoteConfig(AppConfig):
     verbose_name = "zibo-vote"
 
     def ready(self):
+        from django.middleware import csrf
+
         from . import checks  # noqa: F401 - registers the template library check
+        from .tokens import csrf_string
+
+        # Django's CSRF masks and secrets from one draw each, not 32 (zibo_vote.tokens).
+        csrf._get_new_csrf_string = csrf_string
 
 
 class AdminConfig(admin_apps.AdminConfig):

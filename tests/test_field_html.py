@@ -5,6 +5,8 @@ import pytest
 from django import forms
 from django.test import signals
 from django.utils import translation
+from django.utils.functional import lazy
+from django.utils.safestring import mark_safe
 
 from ballots.forms import BallotForm
 from verification.forms import CodeForm, PhoneForm
@@ -80,6 +82,20 @@ def states(make_form, name):
     yield "unbound, a label to escape ending in punctuation", form
     form = make_form(prefix="p")
     yield "unbound, prefixed", form
+    form = make_form()
+    form.fields[name].label = mark_safe("<b>电话</b> & 号码")
+    form.fields[name].help_text = mark_safe("请填写<strong>本人</strong>号码 &amp; 核对")
+    yield "unbound, a label and a help text of safe HTML", form
+    form = make_form()
+    form.fields[name].label = lazy(mark_safe, str)("<i>lazy</i> & safe")
+    form.fields[name].help_text = lazy(mark_safe, str)("<i>帮助</i>")
+    yield "unbound, a lazy label and help text that are safe HTML", form
+    form = make_form()
+    form.fields[name].widget.attrs.update(
+        {"data-flag": True, "data-off": False, "data-none": None, "data-n": 0,
+         "data-lazy": lazy(str, str)("a&b"), "data-safe": lazy(mark_safe, str)("<x>")}
+    )  # fmt: skip
+    yield "unbound, attributes of every kind", form
 
 
 @pytest.fixture(params=["zh-hans", "en"])
@@ -195,3 +211,19 @@ def test_a_form_without_ids_is_left_to_django():
     html, templates = rendered(form["phone"].as_field_group)
     assert templates
     assert html == djangos_own(form["phone"])
+
+
+def test_the_error_summary_lists_what_is_at_fault_and_nothing_for_a_form_without_a_fault():
+    class TwoFields(Form):
+        a = forms.CharField()
+        b = forms.CharField()
+
+    assert not TwoFields().error_summary()  # unbound
+    assert not TwoFields(data={"a": "1", "b": "2"}).error_summary()  # valid
+    both = TwoFields(data={}).error_summary()
+    assert [field.name for field in both.fields] == ["a", "b"] and both
+    only_the_form = TwoFields(data={"a": "1", "b": "2"})
+    only_the_form.add_error(None, "两项不一致。")
+    summary = only_the_form.error_summary()
+    assert summary.fields == [] and list(summary.non_field_errors) == ["两项不一致。"]
+    assert summary  # an error of no field is listed in the box

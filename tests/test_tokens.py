@@ -48,20 +48,38 @@ def test_the_string_has_its_length_whatever_the_draw(length, monkeypatch):
 def test_a_pages_csrf_token_is_masked_from_one_read_and_still_accepted(client, poll, monkeypatch):
     from django.middleware import csrf
 
+    from zibo_vote import tokens
+
     from .conftest import text
 
     reads = record_calls(monkeypatch, random.SystemRandom, "getrandbits")
+    drawn = record_calls(monkeypatch, tokens, "random_string")
     client = type(client)(enforce_csrf_checks=True)
-    tokens = set()
+    masked = set()
     for _ in range(20):  # a new mask on every page (BREACH), over one secret in the cookie
         page = text(client.get("/verify/"))
-        tokens.add(page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0])
-    assert len(tokens) == 20
-    assert all(len(token) == csrf.CSRF_TOKEN_LENGTH for token in tokens)
-    # Django drew each mask with secrets.choice(), one read a character: 32 a page.
-    assert len(reads) < 20 * 4, len(reads)
-    token = tokens.pop()
-    response = client.post("/verify/", {"phone": "13812345678", "csrfmiddlewaretoken": token})
+        masked.add(page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0])
+    assert len(masked) == 20
+    assert all(len(token) == csrf.CSRF_TOKEN_LENGTH for token in masked)
+    # The cookie's secret and the twenty masks, each one draw; Django drew each with
+    # secrets.choice(), one read a character: 32 a string.
+    assert drawn == [(csrf.CSRF_SECRET_LENGTH, csrf.CSRF_ALLOWED_CHARS)] * 21
+    assert len(reads) < 21 * 3, len(reads)
+    response = client.post(
+        "/verify/", {"phone": "13812345678", "csrfmiddlewaretoken": masked.pop()}
+    )
     assert response.status_code == 302  # the mask undone by Django's own check
     refused = client.post("/verify/", {"phone": "13812345678", "csrfmiddlewaretoken": "x" * 64})
     assert refused.status_code == 403
+
+
+def test_a_new_csrf_secret_and_a_rotated_one_come_from_the_one_draw(rf, monkeypatch):
+    from django.middleware import csrf
+
+    monkeypatch.setattr("secrets.randbelow", lambda n: 0)  # the smallest number: all "a"s
+    request = rf.get("/")
+    csrf.get_token(request)
+    assert request.META["CSRF_COOKIE"] == csrf.CSRF_ALLOWED_CHARS[0] * csrf.CSRF_SECRET_LENGTH
+    request.META["CSRF_COOKIE"] = "b" * csrf.CSRF_SECRET_LENGTH
+    csrf.rotate_token(request)  # at login
+    assert request.META["CSRF_COOKIE"] == csrf.CSRF_ALLOWED_CHARS[0] * csrf.CSRF_SECRET_LENGTH

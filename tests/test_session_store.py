@@ -231,3 +231,21 @@ def test_a_session_flushed_after_its_key_changed_leaves_no_row(db):
     store.save()
     cycled(store).flush()  # ended at once, as 结束验证 ends it
     assert not Session.objects.exists()
+
+
+def test_a_verification_whose_session_ended_meanwhile_is_answered_400_and_verifies_nothing(
+    client, poll, monkeypatch
+):
+    client.post("/verify/", {"phone": PHONE})
+    old_key = client.cookies["sessionid"].value
+    cycle_key = sessions.SessionStore.cycle_key
+
+    def ended_in_another_tab(store):
+        cycle_key(store)
+        Session.objects.filter(session_key=old_key).delete()  # 退出, with the old cookie
+
+    monkeypatch.setattr(sessions.SessionStore, "cycle_key", ended_in_another_tab)
+    response = client.post("/verify/", {"code": last_code(PHONE)})
+    assert response.status_code == 400
+    assert not Session.objects.exists()
+    assert client.get("/vote/").status_code == 302  # to verification: nobody is verified

@@ -63,20 +63,26 @@ def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
     ) == ["发布", "撤回发布"]
 
 
+def edit_form(entry, **changes):
+    """The admin's change form of the entry as it stands, with these fields changed."""
+    return {
+        "number": entry.number,
+        "title": entry.title,
+        "unit": entry.unit,
+        "summary": entry.summary,
+        "body": entry.body,
+        "published": "on" if entry.published else "",
+        "order": entry.order,
+        **changes,
+    }
+
+
 def test_an_edit_is_kept_in_history_and_can_be_restored(
     moderator, client, poll, django_capture_on_commit_callbacks
 ):
     entry = Reform.objects.get(number=3)
     original = entry.title
-    form = {
-        "number": 3,
-        "title": "改错的标题",
-        "unit": entry.unit,
-        "summary": entry.summary,
-        "body": entry.body,
-        "published": "on",
-        "order": entry.order,
-    }
+    form = edit_form(entry, title="改错的标题")
     assert moderator.post(f"/admin/reforms/reform/{entry.pk}/change/", form).status_code == 302
     assert "改错的标题" in text(client.get("/reforms/3/"))
 
@@ -303,15 +309,7 @@ def test_the_history_names_the_staff_member_and_public_pages_do_without_it(
     assert entered == []  # no public page changes an entry, so none needs the request kept
 
     entry = Reform.objects.get(number=3)
-    form = {
-        "number": 3,
-        "title": "改错的标题",
-        "unit": entry.unit,
-        "summary": entry.summary,
-        "body": entry.body,
-        "published": "on",
-        "order": entry.order,
-    }
+    form = edit_form(entry, title="改错的标题")
     assert moderator.post(f"/admin/reforms/reform/{entry.pk}/change/", form).status_code == 302
     assert len(entered) == 1
     assert entry.history.latest().history_user.username == "moderator"

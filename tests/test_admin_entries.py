@@ -63,26 +63,12 @@ def test_unpublish_and_publish_again_from_the_list(moderator, client, poll):
     ) == ["发布", "撤回发布"]
 
 
-def edit_form(entry, **changes):
-    """The admin's change form of the entry as it stands, with these fields changed."""
-    return {
-        "number": entry.number,
-        "title": entry.title,
-        "unit": entry.unit,
-        "summary": entry.summary,
-        "body": entry.body,
-        "published": "on" if entry.published else "",
-        "order": entry.order,
-        **changes,
-    }
-
-
 def test_an_edit_is_kept_in_history_and_can_be_restored(
     moderator, client, poll, django_capture_on_commit_callbacks
 ):
     entry = Reform.objects.get(number=3)
     original = entry.title
-    form = edit_form(entry, title="改错的标题")
+    form = entry_form(entry, title="改错的标题")
     assert moderator.post(f"/admin/reforms/reform/{entry.pk}/change/", form).status_code == 302
     assert "改错的标题" in text(client.get("/reforms/3/"))
 
@@ -108,12 +94,11 @@ def test_restoring_a_version_needs_the_right_to_change(make_staff, poll, moderat
     first = entry.history.earliest()
     url = f"/admin/reforms/reform/{entry.pk}/history/{first.history_id}/"
     assert reader.get(url).status_code == 200  # may look
-    form = {"number": 3, "title": "被篡改", "unit": entry.unit, "summary": entry.summary,
-            "body": entry.body, "order": entry.order}  # fmt: skip
+    form = entry_form(entry, title="被篡改")
     assert reader.post(url, form).status_code == 403
     assert Reform.objects.get(number=3).title == entry.title
 
-    assert moderator.post(url, {**form, "title": entry.title, "published": "on"}).status_code == 302
+    assert moderator.post(url, {**form, "title": entry.title}).status_code == 302
     log = LogEntry.objects.filter(object_id=str(entry.pk)).latest("action_time")
     assert log.get_change_message() == f"从修改记录恢复（版本 #{first.history_id}）"
 
@@ -309,7 +294,7 @@ def test_the_history_names_the_staff_member_and_public_pages_do_without_it(
     assert entered == []  # no public page changes an entry, so none needs the request kept
 
     entry = Reform.objects.get(number=3)
-    form = edit_form(entry, title="改错的标题")
+    form = entry_form(entry, title="改错的标题")
     assert moderator.post(f"/admin/reforms/reform/{entry.pk}/change/", form).status_code == 302
     assert len(entered) == 1
     assert entry.history.latest().history_user.username == "moderator"

@@ -2,6 +2,8 @@
 
 import secrets
 
+from django.middleware import csrf
+
 
 def random_string(length, alphabet):
     """`length` characters of `alphabet`, every string equally likely: what
@@ -24,6 +26,4 @@ def csrf_string():
     every page with a form (so that compression reveals nothing of the secret: BREACH) with
     get_random_string(), 32 reads of the system's randomness a page, and has no setting for
     it. tests/test_tokens.py fails if Django stops asking that function."""
-    from django.middleware import csrf
-
     return random_string(csrf.CSRF_SECRET_LENGTH, csrf.CSRF_ALLOWED_CHARS)
